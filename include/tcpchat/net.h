@@ -1,0 +1,47 @@
+/* net: the socket system calls, so that EINTR, partial writes and address
+ * families stay out of the logic (STYLE section 1).
+ *
+ * Functions that fail return -1 with errno from the failing call; where
+ * errno cannot say it (getaddrinfo), they write a one-line reason to the
+ * caller's err buffer. Thread-safe. */
+#ifndef TCPCHAT_NET_H
+#define TCPCHAT_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define TC_ADDR_STR_MAX 64 /* "[ipv6%scope]:65535" and NUL */
+#define TC_ERR_MAX 256
+
+/* Listens on addr (NULL: every interface, IPv6 dual-stack, IPv4 where IPv6
+ * is absent) and port, with SO_REUSEADDR, close-on-exec. Returns the fd and
+ * writes the bound address (with the real port, for port 0) to bound;
+ * -1 with a reason "bind [::]:9999: Address already in use" in err. */
+int tc_net_listen(const char *addr, const char *port, int backlog,
+		  char bound[TC_ADDR_STR_MAX], char *err, size_t errlen);
+
+/* Connects to host:port, trying every address getaddrinfo gives (family:
+ * AF_UNSPEC, AF_INET or AF_INET6). Returns the fd, -1 with a reason in err
+ * ("connect 127.0.0.1:9: Connection refused"). */
+int tc_net_connect(const char *host, const char *port, int family, char *err,
+		   size_t errlen);
+
+/* Sends all len bytes (MSG_NOSIGNAL, EINTR retried). 0, or -1 with errno. */
+int tc_net_write_all(int fd, const void *buf, size_t len);
+
+/* Sends all of iov[0..n) (sendmsg, MSG_NOSIGNAL), advancing iov over
+ * partial writes; iov is modified. 0, or -1 with errno. */
+int tc_net_writev_all(int fd, struct iovec *iov, size_t n);
+
+/* Formats sa as "IP:PORT", "[IPv6]:PORT"; an IPv4-mapped IPv6 address is
+ * shown as plain IPv4. Returns buf. */
+char *tc_net_addr_str(const struct sockaddr *sa, char buf[TC_ADDR_STR_MAX]);
+
+/* The peer's or the local address of fd, as tc_net_addr_str(); "?" when
+ * the kernel cannot say. */
+char *tc_net_peer_str(int fd, char buf[TC_ADDR_STR_MAX]);
+char *tc_net_local_str(int fd, char buf[TC_ADDR_STR_MAX]);
+
+#endif

@@ -1,0 +1,254 @@
+/* net: listen, connect, write-all and address strings over the BSD socket
+ * calls. Retries EINTR and partial writes here so that no caller has to;
+ * reports failures as -1 with errno, or as a one-line reason in err where
+ * errno cannot carry it (getaddrinfo). Knows nothing of chat or threads. */
+#include "tcpchat/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+char *
+tc_net_addr_str(const struct sockaddr *sa, char buf[TC_ADDR_STR_MAX])
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, TC_ADDR_STR_MAX, "%s:%u", host,
+		         ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			/* A dual-stack socket's IPv4 peer: show it as IPv4. */
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host,
+			          sizeof(host));
+			snprintf(buf, TC_ADDR_STR_MAX, "%s:%u", host,
+			         ntohs(in6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &in6->sin6_addr, host,
+			          sizeof(host));
+			snprintf(buf, TC_ADDR_STR_MAX, "[%s]:%u", host,
+			         ntohs(in6->sin6_port));
+		}
+	} else {
+		snprintf(buf, TC_ADDR_STR_MAX, "?");
+	}
+	return buf;
+}
+
+char *
+tc_net_peer_str(int fd, char buf[TC_ADDR_STR_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(buf, TC_ADDR_STR_MAX, "?");
+		return buf;
+	}
+	return tc_net_addr_str((struct sockaddr *)&ss, buf);
+}
+
+char *
+tc_net_local_str(int fd, char buf[TC_ADDR_STR_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(buf, TC_ADDR_STR_MAX, "?");
+		return buf;
+	}
+	return tc_net_addr_str((struct sockaddr *)&ss, buf);
+}
+
+/* Binds and listens on one address; -1 with errno, *step names the call. */
+static int
+listen_on(const struct addrinfo *ai, int backlog, const char **step)
+{
+	int fd, one = 1, zero = 0, saved;
+
+	*step = "socket";
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	            ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	/* SO_REUSEADDR: restart while old connections sit in TIME_WAIT. */
+	*step = "setsockopt SO_REUSEADDR";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		goto fail;
+	/* Dual stack: one IPv6 socket takes IPv4 peers too. */
+	if (ai->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+		                 sizeof(zero));
+	*step = "bind";
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		goto fail;
+	*step = "listen";
+	if (listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+static int
+resolve(const char *host, const char *port, int family, int flags,
+        struct addrinfo **res, char *err, size_t errlen)
+{
+	struct addrinfo hints;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = flags;
+	rc = getaddrinfo(host, port, &hints, res);
+	if (rc != 0) {
+		snprintf(err, errlen, "resolve %s port %s: %s",
+		         host ? host : "*", port,
+		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int
+tc_net_listen(const char *addr, const char *port, int backlog,
+              char bound[TC_ADDR_STR_MAX], char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	const char *host = addr, *step = "bind";
+	char where[TC_ADDR_STR_MAX] = "?";
+	int fd = -1, family = AF_UNSPEC, saved = 0;
+
+	if (addr == NULL) {
+		/* Every interface: IPv6 dual-stack first, IPv4 without it. */
+		host = "::";
+		family = AF_INET6;
+	}
+	if (resolve(host, port, family, AI_PASSIVE | AI_NUMERICSERV, &res, err,
+	            errlen) == -1) {
+		if (addr != NULL)
+			return -1;
+		family = AF_INET;
+		if (resolve("0.0.0.0", port, family, AI_PASSIVE, &res, err,
+		            errlen) == -1)
+			return -1;
+	}
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+		fd = listen_on(ai, backlog, &step);
+		if (fd == -1) {
+			saved = errno;
+			tc_net_addr_str(ai->ai_addr, where);
+		}
+	}
+	if (fd == -1 && addr == NULL && family == AF_INET6 &&
+	    (saved == EAFNOSUPPORT || saved == EADDRNOTAVAIL)) {
+		freeaddrinfo(res);
+		return tc_net_listen("0.0.0.0", port, backlog, bound, err,
+		                     errlen);
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s %s: %s", step, where,
+		         strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	tc_net_local_str(fd, bound);
+	return fd;
+}
+
+int
+tc_net_connect(const char *host, const char *port, int family, char *err,
+               size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	char where[TC_ADDR_STR_MAX] = "?";
+	int fd = -1, saved = 0;
+
+	if (resolve(host, port, family, AI_ADDRCONFIG, &res, err, errlen) == -1)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			tc_net_addr_str(ai->ai_addr, where);
+			continue;
+		}
+		while (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			tc_net_addr_str(ai->ai_addr, where);
+			close(fd);
+			fd = -1;
+			break;
+		}
+		if (fd != -1)
+			break;
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		snprintf(err, errlen, "connect %s: %s", where, strerror(saved));
+		errno = saved;
+	}
+	return fd;
+}
+
+int
+tc_net_write_all(int fd, const void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+
+	return tc_net_writev_all(fd, &iov, 1);
+}
+
+int
+tc_net_writev_all(int fd, struct iovec *iov, size_t n)
+{
+	struct msghdr mh;
+	ssize_t sent;
+
+	while (n > 0 && iov->iov_len == 0) {
+		iov++;
+		n--;
+	}
+	while (n > 0) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = n > IOV_MAX ? IOV_MAX : n;
+		/* MSG_NOSIGNAL: a vanished peer is EPIPE here, not SIGPIPE. */
+		sent = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (sent == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		/* A partial write is not an error: skip what went out. */
+		while (n > 0 && (size_t)sent >= iov->iov_len) {
+			sent -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + sent;
+			iov->iov_len -= (size_t)sent;
+		}
+	}
+	return 0;
+}
