@@ -1,0 +1,764 @@
+/* session: one client connection of tcpchatd, from accept to close.
+ *
+ * The reader thread frames what the peer sends, relays it and answers its
+ * commands; on "exit" or FIN it starts the half-close (SPEC section 4). The
+ * writer thread owns the socket's output: it drains the connection's outq
+ * with writev, and performs the close, once, after the reader is done.
+ * Server-initiated closes (/kick, shutdown) arrive as outq marks. */
+#include "tcpchat/session.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcpchat/console.h"
+#include "tcpchat/linebuf.h"
+#include "tcpchat/net.h"
+#include "tcpchat/outq.h"
+#include "tcpchat/proto.h"
+#include "tcpchat/sanitize.h"
+#include "tcpchat/trace.h"
+
+#define RECV_CHUNK 8192
+#define WRITE_BATCH 64 /* messages per writev */
+
+struct tc_session {
+	struct tc_server *srv;
+	struct tc_conn *conn; /* our table entry; removed by the writer */
+	struct tc_outq *q;
+	int fd;      /* owned: closed by the writer, once */
+	unsigned id; /* tc_conn_id(conn), for messages */
+	/* Written by the reader before it marks TC_OUTQ_HALF_CLOSED; the
+	 * writer reads it after seeing that mark (the outq lock orders it). */
+	int64_t half_closed_ns;
+	/* The first error that ended the connection (0: none yet): first
+	 * error wins, whichever thread saw it. */
+	atomic_int first_errno;
+	atomic_int refs;      /* reader and writer: the last one frees */
+	struct tc_linebuf lb; /* reader only */
+	char *fmt_buf;        /* reader only: room to format one message */
+	size_t fmt_cap;
+};
+
+int
+tc_server_init(struct tc_server *srv)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	srv->n_live = 0;
+	rc = pthread_mutex_init(&srv->live_lock, NULL);
+	if (rc != 0)
+		goto out;
+	pthread_condattr_init(&attr);
+	/* Monotonic, so that deadlines ignore changes to the wall clock. */
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&srv->live_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		pthread_mutex_destroy(&srv->live_lock);
+out:
+	errno = rc;
+	return rc == 0 ? 0 : -1;
+}
+
+void
+tc_server_fini(struct tc_server *srv)
+{
+	pthread_cond_destroy(&srv->live_cond);
+	pthread_mutex_destroy(&srv->live_lock);
+}
+
+size_t
+tc_server_wait_sessions(struct tc_server *srv, int64_t deadline_ns)
+{
+	struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
+	                      .tv_nsec = deadline_ns % 1000000000};
+	size_t left;
+	int rc = 0;
+
+	pthread_mutex_lock(&srv->live_lock);
+	while (srv->n_live > 0 && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&srv->live_cond, &srv->live_lock,
+		                            &ts);
+	left = srv->n_live;
+	pthread_mutex_unlock(&srv->live_lock);
+	return left;
+}
+
+static void
+live_add(struct tc_server *srv, int delta)
+{
+	pthread_mutex_lock(&srv->live_lock);
+	if (delta > 0)
+		srv->n_live++;
+	else if (--srv->n_live == 0)
+		pthread_cond_broadcast(&srv->live_cond);
+	pthread_mutex_unlock(&srv->live_lock);
+}
+
+static void
+session_unref(struct tc_session *s)
+{
+	struct tc_server *srv = s->srv;
+
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	tc_linebuf_fini(&s->lb);
+	free(s->fmt_buf);
+	tc_outq_free(s->q);
+	free(s);
+	live_add(srv, -1);
+}
+
+static void
+record_error(struct tc_session *s, int err)
+{
+	int none = 0;
+
+	atomic_compare_exchange_strong(&s->first_errno, &none, err);
+}
+
+/* The connection's current name, for messages. */
+static void
+my_name(struct tc_session *s, char name[TC_NAME_MAX])
+{
+	tc_conntab_name(s->srv->tab, s->conn, name);
+}
+
+/* Queues a printf-formatted notice "* TEXT" for this client only. */
+static void notice_self(struct tc_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+notice_self(struct tc_session *s, const char *fmt, ...)
+{
+	char text[1024];
+	struct tc_msg *m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	m = tc_msg_printf("* %s\n", text);
+	if (m == NULL)
+		return;
+	if (tc_outq_push(s->q, m) == -1 && errno == ENOBUFS)
+		tc_conntab_abort(s->srv->tab, s->conn);
+	tc_msg_unref(m);
+}
+
+/* Sends "* TEXT" to every other client and shows it on the console. */
+static void notice_others(struct tc_session *s, bool chat, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+notice_others(struct tc_session *s, bool chat, const char *fmt, ...)
+{
+	char text[512];
+	struct tc_msg *m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (!chat || !s->srv->quiet)
+		tc_console_printf(stdout, "* %s", text);
+	m = tc_msg_printf("* %s\n", text);
+	if (m == NULL)
+		return;
+	tc_conntab_broadcast(s->srv->tab, s->conn, m);
+	tc_msg_unref(m);
+}
+
+/* Escapes untrusted bytes for a notice; returns buf. */
+static const char *
+escape(const char *src, size_t len, char *buf, size_t cap)
+{
+	if (TC_SANITIZE_BOUND(len) > cap)
+		len = (cap - 1) / 4;
+	tc_sanitize(buf, src, len);
+	return buf;
+}
+
+/* ---- the reader ---- */
+
+static int
+grow_fmt_buf(struct tc_session *s, size_t need)
+{
+	char *p;
+
+	if (need <= s->fmt_cap)
+		return 0;
+	p = realloc(s->fmt_buf, need);
+	if (p == NULL)
+		return -1;
+	s->fmt_buf = p;
+	s->fmt_cap = need;
+	return 0;
+}
+
+/* Relays one chat line: formatted and escaped once, shared by every queue. */
+static void
+relay_text(struct tc_session *s, const char *text, size_t len)
+{
+	char name[TC_NAME_MAX];
+	struct tc_msg *m;
+	size_t n, name_len;
+
+	if (len == 0)
+		return; /* an empty line says nothing: not relayed */
+	my_name(s, name);
+	name_len = strlen(name);
+	if (grow_fmt_buf(s, tc_proto_msg_bound(name_len, len)) == -1)
+		return;
+	n = tc_proto_format_msg(s->fmt_buf, name, name_len, text, len);
+	if (!s->srv->quiet)
+		tc_console_printf(stdout, "%.*s", (int)(n - 1), s->fmt_buf);
+	m = tc_msg_new(s->fmt_buf, n);
+	if (m == NULL)
+		return;
+	tc_conntab_broadcast(s->srv->tab, s->conn, m);
+	tc_msg_unref(m);
+}
+
+static void
+do_nick(struct tc_session *s, const char *arg, size_t len)
+{
+	char name[TC_NAME_MAX], old[TC_NAME_MAX], shown[TC_NAME_MAX * 4 + 1];
+
+	if (!tc_proto_nick_valid(arg, len)) {
+		notice_self(s,
+		            "error: invalid nick '%s' (1-32 of "
+		            "A-Za-z0-9._-)",
+		            escape(arg, len, shown, sizeof(shown)));
+		return;
+	}
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	if (tc_conntab_rename(s->srv->tab, s->conn, name, old) == -1) {
+		notice_self(s, "error: nick '%s' is in use", name);
+		return;
+	}
+	notice_self(s, "you are now %s", name);
+	notice_others(s, true, "%s is now %s", old, name);
+}
+
+static void
+do_who(struct tc_session *s)
+{
+	struct tc_conn_info *all;
+	size_t n, i, cap, used;
+	char *list;
+
+	n = tc_conntab_snapshot(s->srv->tab, NULL, 0);
+	all = calloc(n + 1, sizeof(*all));
+	if (all == NULL)
+		return;
+	n = tc_conntab_snapshot(s->srv->tab, all, n + 1);
+	cap = 32 + strlen(s->srv->name) + (n + 1) * (TC_NAME_MAX + 2);
+	list = malloc(cap);
+	if (list != NULL) {
+		used = (size_t)snprintf(list, cap, "* %zu online: %s", n + 1,
+		                        s->srv->name);
+		for (i = 0; i < n && used < cap; i++)
+			used += (size_t)snprintf(list + used, cap - used,
+			                         ", %s", all[i].name);
+		snprintf(list + used, cap - used, "\n");
+		struct tc_msg *m = tc_msg_new(list, strlen(list));
+		if (m != NULL && tc_outq_push(s->q, m) == -1 &&
+		    errno == ENOBUFS)
+			tc_conntab_abort(s->srv->tab, s->conn);
+		tc_msg_unref(m);
+		free(list);
+	}
+	free(all);
+}
+
+static void
+do_help(struct tc_session *s)
+{
+	size_t i;
+
+	for (i = 0; tc_proto_client_help[i] != NULL; i++)
+		notice_self(s, "%s", tc_proto_client_help[i]);
+}
+
+/* Handles one framed message. Returns true when it was "exit". */
+static bool
+handle_line(struct tc_session *s, const char *line, size_t len)
+{
+	char shown[256];
+	struct tc_cmd cmd;
+
+	tc_conn_count_in(s->conn, len, 1);
+	tc_proto_parse(line, len, &cmd);
+	if (cmd.kind == TC_CMD_EXIT)
+		return true;
+	/* Being closed by the server (/kick, shutdown): read, never act. */
+	if (tc_conntab_state(s->srv->tab, s->conn) != TC_CONN_OPEN)
+		return false;
+	switch (cmd.kind) {
+	case TC_CMD_TEXT:
+		relay_text(s, cmd.arg, cmd.arg_len);
+		break;
+	case TC_CMD_NICK:
+		do_nick(s, cmd.arg, cmd.arg_len);
+		break;
+	case TC_CMD_WHO:
+		do_who(s);
+		break;
+	case TC_CMD_HELP:
+		do_help(s);
+		break;
+	case TC_CMD_UNKNOWN:
+	case TC_CMD_EXIT:
+		notice_self(s, "error: unknown command '%s' (try /help)",
+		            escape(cmd.arg, cmd.arg_len, shown, sizeof(shown)));
+		break;
+	}
+	return false;
+}
+
+/* Feeds received bytes through the framer. Returns true on "exit". */
+static bool
+take_lines(struct tc_session *s, const char *buf, size_t n, bool at_eof)
+{
+	const char *line;
+	ssize_t len;
+
+	if (n > 0 && tc_linebuf_feed(&s->lb, buf, n) == -1) {
+		record_error(s, errno);
+		return false;
+	}
+	while ((len = tc_linebuf_next(&s->lb, &line)) >= 0)
+		if (handle_line(s, line, (size_t)len))
+			return true;
+	/* At the peer's FIN, bytes after the last LF are a last message. */
+	while (at_eof && (len = tc_linebuf_flush(&s->lb, &line)) >= 0)
+		if (handle_line(s, line, (size_t)len))
+			return true;
+	return false;
+}
+
+/* SPEC section 4 step 2: mark the table, wake the writer at once, and tell
+ * the others, unless the server is already closing this connection. */
+static void
+begin_half_close(struct tc_session *s, const char *why)
+{
+	char name[TC_NAME_MAX];
+
+	tc_trace(s->fd, "conn %u: received %s", s->id, why);
+	if (tc_conntab_state(s->srv->tab, s->conn) != TC_CONN_OPEN)
+		return;
+	tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_HALF_CLOSED);
+	s->half_closed_ns = tc_now_ns();
+	tc_outq_mark(s->q, TC_OUTQ_HALF_CLOSED);
+	tc_trace(s->fd, "conn %u: half-closed in the table, writer woken",
+	         s->id);
+	my_name(s, name);
+	notice_others(s, true, "%s left", name);
+}
+
+/* Reads and discards until the peer's FIN or the drain deadline, so that
+ * no unread byte turns our close into a reset. Returns true on FIN. */
+static bool
+drain_to_fin(struct tc_session *s, char *buf, size_t len)
+{
+	int64_t deadline = tc_now_ns() + s->srv->drain_ns, left;
+	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	ssize_t n;
+
+	for (;;) {
+		left = deadline - tc_now_ns();
+		if (left <= 0)
+			return false;
+		if (poll(&pfd, 1, (int)(left / 1000000) + 1) == 0)
+			continue;
+		n = recv(s->fd, buf, len, 0);
+		if (n == 0)
+			return true;
+		if (n > 0) {
+			tc_conn_count_in(s->conn, (size_t)n, 0);
+		} else if (errno != EINTR && errno != EAGAIN) {
+			record_error(s, errno);
+			return false;
+		}
+	}
+}
+
+/* Why the connection ended, for "left" notices and the console. */
+static void
+describe_end(struct tc_session *s, char *buf, size_t len)
+{
+	unsigned marks = tc_outq_marks(s->q);
+	int err = atomic_load(&s->first_errno);
+
+	if (marks & TC_OUTQ_OVERFLOW)
+		snprintf(buf, len, "too slow: over %zu bytes queued",
+		         s->srv->max_queue);
+	else if (err != 0)
+		snprintf(buf, len, "%s", strerror(err));
+	else
+		snprintf(buf, len, "closed");
+	if (buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+}
+
+/* The connection broke (reset, error, or cut off for overflow). */
+static void
+announce_abnormal_end(struct tc_session *s)
+{
+	char name[TC_NAME_MAX], why[128];
+
+	if (tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_CLOSING) !=
+	    TC_CONN_OPEN)
+		return;
+	my_name(s, name);
+	describe_end(s, why, sizeof(why));
+	notice_others(s, !(tc_outq_marks(s->q) & TC_OUTQ_OVERFLOW),
+	              "%s left (%s)", name, why);
+}
+
+/* Receives until exit, FIN or an error. Returns true for an orderly end
+ * (exit or FIN), false when the connection broke. */
+static bool
+receive_until_end(struct tc_session *s)
+{
+	char buf[RECV_CHUNK];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(s->fd, buf, sizeof(buf), 0);
+		if (n > 0) {
+			if (take_lines(s, buf, (size_t)n, false)) {
+				begin_half_close(s, "exit");
+				if (drain_to_fin(s, buf, sizeof(buf)))
+					tc_trace(s->fd, "conn %u: received FIN",
+					         s->id);
+				return true;
+			}
+		} else if (n == 0) {
+			/* Shut down under us (overflow, abort): no FIN. */
+			if (tc_outq_marks(s->q) & TC_OUTQ_ABORT)
+				return false;
+			take_lines(s, NULL, 0, true);
+			begin_half_close(s, "FIN");
+			return true;
+		} else if (errno != EINTR) {
+			record_error(s, errno);
+			take_lines(s, NULL, 0, true);
+			return false;
+		}
+	}
+}
+
+static void
+greet(struct tc_session *s)
+{
+	char name[TC_NAME_MAX];
+
+	my_name(s, name);
+	notice_self(s, "welcome, you are %s (%zu online); /help lists commands",
+	            name, tc_conntab_count(s->srv->tab) + 1);
+	notice_others(s, true, "%s joined", name);
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct tc_session *s = arg;
+
+	greet(s);
+	if (receive_until_end(s)) {
+		/* SHUT_RD only now, after the FIN: see SPEC section 4. */
+		shutdown(s->fd, SHUT_RD);
+		tc_trace(s->fd, "conn %u: shutdown(SHUT_RD), reader done",
+		         s->id);
+	} else {
+		announce_abnormal_end(s);
+		tc_outq_mark(s->q, TC_OUTQ_ABORT);
+	}
+	tc_outq_mark(s->q, TC_OUTQ_READER_DONE);
+	session_unref(s);
+	return NULL;
+}
+
+/* ---- the writer ---- */
+
+/* Sends a batch with one writev; drops the references. 0 or -1. */
+static int
+send_batch(struct tc_session *s, struct tc_msg **batch, size_t n)
+{
+	struct iovec iov[WRITE_BATCH];
+	size_t i, bytes = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = (void *)tc_msg_data(batch[i]);
+		iov[i].iov_len = tc_msg_len(batch[i]);
+		bytes += iov[i].iov_len;
+	}
+	rc = tc_net_writev_all(s->fd, iov, n);
+	if (rc == -1)
+		record_error(s, errno);
+	else
+		tc_conn_count_out(s->conn, bytes, n);
+	for (i = 0; i < n; i++)
+		tc_msg_unref(batch[i]);
+	return rc;
+}
+
+/* Sends whatever is queued until the queue is empty with a mark of `stop`
+ * set, or deadline_ns passes (0: none). Returns the marks, or -1 after a
+ * send error or an abort. */
+static int
+pump(struct tc_session *s, unsigned stop, int64_t deadline_ns)
+{
+	const unsigned fatal = TC_OUTQ_ABORT | TC_OUTQ_OVERFLOW;
+	struct tc_msg *batch[WRITE_BATCH];
+	unsigned marks;
+	size_t n;
+
+	for (;;) {
+		n = tc_outq_take(s->q, batch, WRITE_BATCH, stop | fatal,
+		                 deadline_ns, &marks);
+		if (marks & fatal) {
+			while (n > 0)
+				tc_msg_unref(batch[--n]);
+			return -1;
+		}
+		if (n > 0 && send_batch(s, batch, n) == -1)
+			return -1;
+		if (n == 0)
+			return (int)marks;
+	}
+}
+
+/* Waits for the reader to finish with the socket, at most until
+ * deadline_ns (0: no limit). Returns true once it has. */
+static bool
+wait_reader(struct tc_session *s, int64_t deadline_ns)
+{
+	struct tc_msg *batch[WRITE_BATCH];
+	unsigned marks;
+	size_t n;
+
+	for (;;) {
+		/* Anything still queued now can no longer be sent. */
+		n = tc_outq_take(s->q, batch, WRITE_BATCH, TC_OUTQ_READER_DONE,
+		                 deadline_ns, &marks);
+		while (n > 0)
+			tc_msg_unref(batch[--n]);
+		if (marks & TC_OUTQ_READER_DONE)
+			return true;
+		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
+			return false;
+	}
+}
+
+/* SPEC section 4 step 3: flush, keep delivering for --linger, then stop
+ * taking messages and flush what was queued before the window closed. */
+static int
+linger_after_half_close(struct tc_session *s)
+{
+	int marks;
+
+	tc_trace(s->fd, "conn %u: writer flushing %zu queued bytes", s->id,
+	         tc_outq_bytes(s->q));
+	marks = pump(s, TC_OUTQ_SERVER_CLOSE,
+	             s->half_closed_ns + s->srv->linger_ns);
+	if (marks == -1)
+		return -1;
+	tc_outq_mark(s->q, TC_OUTQ_CLOSED);
+	return pump(s, TC_OUTQ_CLOSED, 0);
+}
+
+/* Sends our FIN and waits for the peer's, at most drain_ns; past that,
+ * wakes the reader with SHUT_RD (never close: it may be in recv()). */
+static void
+close_from_server(struct tc_session *s)
+{
+	shutdown(s->fd, SHUT_WR);
+	tc_trace(s->fd, "conn %u: server closes: shutdown(SHUT_WR), FIN sent",
+	         s->id);
+	if (!wait_reader(s, tc_now_ns() + s->srv->drain_ns)) {
+		tc_trace(s->fd, "conn %u: no FIN from the peer in time", s->id);
+		shutdown(s->fd, SHUT_RD);
+		wait_reader(s, 0);
+	}
+}
+
+static void
+log_closed(struct tc_session *s)
+{
+	char why[128];
+
+	if (!s->srv->verbose)
+		return;
+	describe_end(s, why, sizeof(why));
+	tc_console_printf(stdout, "* connection %u closed (%s)", s->id, why);
+}
+
+static void
+report_overflow(struct tc_session *s)
+{
+	char name[TC_NAME_MAX];
+
+	if (!(tc_outq_marks(s->q) & TC_OUTQ_OVERFLOW))
+		return;
+	my_name(s, name);
+	tc_console_printf(stderr,
+	                  "tcpchatd: %s (connection %u) disconnected: more "
+	                  "than %zu bytes queued",
+	                  name, s->id, s->srv->max_queue);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct tc_session *s = arg;
+	int marks;
+
+	marks = pump(s, TC_OUTQ_HALF_CLOSED | TC_OUTQ_SERVER_CLOSE, 0);
+	if (marks != -1 && !(marks & TC_OUTQ_SERVER_CLOSE))
+		marks = linger_after_half_close(s);
+	else if (marks != -1)
+		marks = pump(s, TC_OUTQ_CLOSED, 0);
+	if (marks == -1) {
+		/* Broken or cut off: stop both directions, then close. */
+		shutdown(s->fd, SHUT_RDWR);
+		report_overflow(s);
+		wait_reader(s, 0);
+	} else if (marks & TC_OUTQ_SERVER_CLOSE) {
+		close_from_server(s);
+	} else {
+		wait_reader(s, 0);
+		shutdown(s->fd, SHUT_WR);
+		tc_trace(s->fd, "conn %u: shutdown(SHUT_WR), FIN sent", s->id);
+	}
+	log_closed(s);
+	tc_trace(s->fd, "conn %u: close()", s->id);
+	tc_conntab_remove(s->srv->tab, s->conn);
+	close(s->fd);
+	session_unref(s);
+	return NULL;
+}
+
+/* ---- start ---- */
+
+/* Table full: say so and close, without a thread. SHUT_WR and a short
+ * drain first, so that the notice is not destroyed by a reset. */
+static void
+refuse_full(int fd)
+{
+	static const char full[] = "* error: server full\n";
+	char junk[512];
+
+	(void)send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	close(fd);
+}
+
+/* Starts the writer, then the reader. Returns 0 or pthread_create's error;
+ * *writer_runs says whether the writer started, which then tears the
+ * connection down by itself. */
+static int
+start_threads(struct tc_session *s, bool *writer_runs)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	*writer_runs = false;
+	rc = pthread_attr_init(&attr);
+	if (rc != 0)
+		return rc;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Small stacks on purpose: two threads per connection. */
+	pthread_attr_setstacksize(&attr, s->srv->stack_size);
+	rc = pthread_create(&tid, &attr, writer_main, s);
+	if (rc == 0) {
+		*writer_runs = true;
+		rc = pthread_create(&tid, &attr, reader_main, s);
+	}
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+static struct tc_session *
+session_new(struct tc_server *srv, int fd)
+{
+	struct tc_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->q = tc_outq_new(srv->max_queue);
+	if (s->q == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->srv = srv;
+	s->fd = fd;
+	atomic_init(&s->refs, 2);
+	atomic_init(&s->first_errno, 0);
+	tc_linebuf_init(&s->lb, srv->max_line);
+	return s;
+}
+
+int
+tc_session_start(struct tc_server *srv, int fd)
+{
+	char peer[TC_ADDR_STR_MAX];
+	struct tc_session *s;
+	bool writer_runs;
+	int rc;
+
+	tc_net_peer_str(fd, peer);
+	s = session_new(srv, fd);
+	if (s == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	s->conn = tc_conntab_add(srv->tab, fd, peer, s->q);
+	if (s->conn == NULL) {
+		rc = errno;
+		refuse_full(fd);
+		tc_linebuf_fini(&s->lb);
+		tc_outq_free(s->q);
+		free(s);
+		errno = rc;
+		return -1;
+	}
+	s->id = tc_conn_id(s->conn);
+	if (srv->verbose)
+		tc_console_printf(stdout, "* connection %u from %s", s->id,
+		                  peer);
+	live_add(srv, 1);
+	rc = start_threads(s, &writer_runs);
+	if (rc == 0)
+		return 0;
+	/* Thread shortage refuses this one connection; the rest go on. */
+	record_error(s, rc);
+	tc_conntab_set_state(srv->tab, s->conn, TC_CONN_CLOSING);
+	if (writer_runs) {
+		tc_outq_mark(s->q, TC_OUTQ_ABORT | TC_OUTQ_READER_DONE);
+		session_unref(s); /* the reader's reference */
+	} else {
+		tc_conntab_remove(srv->tab, s->conn);
+		close(fd);
+		atomic_store(&s->refs, 1);
+		session_unref(s);
+	}
+	errno = rc;
+	return -1;
+}

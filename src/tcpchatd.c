@@ -1,0 +1,319 @@
+/* tcpchatd: the chat server's main. Parses options, listens, and runs the
+ * accept loop, which hands every connection to a session; turns SIGINT,
+ * SIGTERM, SIGHUP and the console's /quit into the graceful shutdown of
+ * SPEC section 3. The only server code that decides the exit status. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcpchat/console.h"
+#include "tcpchat/net.h"
+#include "tcpchat/operator.h"
+#include "tcpchat/options.h"
+#include "tcpchat/proto.h"
+#include "tcpchat/session.h"
+#include "tcpchat/trace.h"
+
+#define LISTEN_BACKLOG 65535 /* the kernel caps it at somaxconn */
+#define DRAIN_NS (5 * 1000000000LL)
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SESSION_STACK (512 * 1024) /* sanitizers need far bigger frames */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SESSION_STACK (512 * 1024)
+#endif
+#endif
+#ifndef SESSION_STACK
+#define SESSION_STACK (64 * 1024) /* 10,000 connections: 20,000 stacks */
+#endif
+
+/* The accept loop's wake-ups: signals, and /quit from the console. */
+struct server_events {
+	int signal_fd;
+	int quit_fd; /* eventfd the console thread writes on /quit */
+};
+
+static struct tc_server server;
+static struct server_events events;
+
+static void
+trace_to_console(const char *line)
+{
+	tc_console_printf(stderr, "%s", line);
+}
+
+static void
+console_line(void *ctx, const char *line, size_t len)
+{
+	uint64_t one = 1;
+
+	if (tc_operator_line(&server, line, len) == TC_OPERATOR_QUIT)
+		(void)write(events.quit_fd, &one, sizeof(one));
+}
+
+static void
+console_eof(void *ctx)
+{
+	/* End of stdin ends the console, not the server (SPEC section 3). */
+}
+
+static void *
+console_main(void *arg)
+{
+	if (tc_console_run() == -1)
+		tc_console_printf(stderr, "tcpchatd: console: %s",
+		                  strerror(errno));
+	return NULL;
+}
+
+/* Raise the soft limit on descriptors to the hard one: one per client. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			fprintf(stderr, "tcpchatd: setrlimit NOFILE: %s\n",
+			        strerror(errno));
+	}
+}
+
+/* Signals become events of the accept loop; none interrupts a thread. */
+static int
+setup_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	events.signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (events.signal_fd == -1)
+		return -1;
+	events.quit_fd = eventfd(0, EFD_CLOEXEC);
+	return events.quit_fd == -1 ? -1 : 0;
+}
+
+static void
+usage_error(const char *why)
+{
+	fprintf(stderr, "tcpchatd: %s (see tcpchatd -h)\n", why);
+	exit(2);
+}
+
+static void
+parse_options(int argc, char **argv, struct tc_server_opts *o)
+{
+	char err[TC_ERR_MAX];
+
+	switch (tc_server_opts_parse(argc, argv, o, err, sizeof(err))) {
+	case TC_OPTS_HELP:
+		fputs(tc_server_usage, stdout);
+		exit(0);
+	case TC_OPTS_VERSION:
+		printf("tcpchatd %s\n", TC_VERSION);
+		exit(0);
+	case TC_OPTS_USAGE:
+		usage_error(err);
+		break;
+	case TC_OPTS_RUN:
+		break;
+	}
+	if (!tc_proto_nick_valid(o->name, strlen(o->name)))
+		usage_error("--name: 1-32 of A-Za-z0-9._- expected");
+}
+
+static void
+setup_server(const struct tc_server_opts *o)
+{
+	server.name = o->name;
+	server.max_line = o->max_line;
+	server.max_queue = o->max_queue;
+	server.linger_ns = (int64_t)o->linger_s * 1000000000LL;
+	server.drain_ns = DRAIN_NS;
+	server.quiet = o->quiet;
+	server.verbose = o->verbose;
+	server.stack_size = SESSION_STACK;
+	server.tab = tc_conntab_new(o->max_clients);
+	if (server.tab == NULL || tc_server_init(&server) == -1) {
+		fprintf(stderr, "tcpchatd: state table: %s\n", strerror(errno));
+		exit(1);
+	}
+	tc_conntab_reserve_name(server.tab, o->name);
+}
+
+static int
+start_console(pthread_t *tid)
+{
+	struct tc_console_opts co = {
+	    .prompt = "",
+	    .use_history = true,
+	    .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+	    .on_line = console_line,
+	    .on_eof = console_eof,
+	    .extra_fd = -1,
+	};
+	int rc;
+
+	if (tc_console_init(&co) == -1)
+		return -1;
+	rc = pthread_create(tid, NULL, console_main, NULL);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
+/* Accepts one connection. Returns 0, or -1 when descriptors or memory ran
+ * short and the loop should back off. */
+static int
+accept_one(int lfd)
+{
+	int fd, one = 1;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd == -1) {
+		switch (errno) {
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			return -1;
+		default: /* EAGAIN, ECONNABORTED, EINTR, EPROTO... */
+			return 0;
+		}
+	}
+	/* Chat lines are small and latency matters; writev batches them. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (tc_session_start(&server, fd) == -1 && errno != EMFILE)
+		tc_console_printf(stderr, "tcpchatd: connection refused: %s",
+		                  strerror(errno));
+	return 0;
+}
+
+/* Runs until a signal or /quit. Shortage of descriptors or memory is
+ * logged once per episode and backed off, never spun on. */
+static void
+accept_loop(int lfd)
+{
+	struct pollfd pfd[3] = {
+	    {.fd = events.signal_fd, .events = POLLIN},
+	    {.fd = events.quit_fd, .events = POLLIN},
+	    {.fd = lfd, .events = POLLIN},
+	};
+	int backoff_ms = 0, n;
+
+	for (;;) {
+		/* While backing off, leave the listening socket unpolled. */
+		n = poll(pfd, backoff_ms ? 2 : 3, backoff_ms ? backoff_ms : -1);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			tc_console_printf(stderr, "tcpchatd: poll: %s",
+			                  strerror(errno));
+			return;
+		}
+		if (pfd[0].revents || pfd[1].revents)
+			return;
+		/* The listening socket is readable, or the back-off is over. */
+		if (accept_one(lfd) == 0) {
+			if (backoff_ms)
+				tc_console_printf(stderr,
+				                  "tcpchatd: accepting again");
+			backoff_ms = 0;
+		} else if (backoff_ms == 0) {
+			tc_console_printf(stderr,
+			                  "tcpchatd: accept: %s; backing off",
+			                  strerror(errno));
+			backoff_ms = BACKOFF_MIN_MS;
+		} else if (backoff_ms < BACKOFF_MAX_MS) {
+			backoff_ms *= 2;
+		}
+	}
+}
+
+/* SPEC section 3: the notice behind what each client has queued, flush,
+ * FIN, at most 5 s for the clients' FIN, then whatever is left is cut. */
+static size_t
+shut_down(void)
+{
+	struct tc_msg *bye = tc_msg_printf("* server shutting down\n");
+	int64_t deadline = tc_now_ns() + DRAIN_NS + DRAIN_NS / 5;
+
+	tc_conntab_close(server.tab, 0, bye);
+	tc_msg_unref(bye);
+	if (tc_server_wait_sessions(&server, deadline) == 0)
+		return 0;
+	tc_conntab_abort_all(server.tab);
+	return tc_server_wait_sessions(&server, tc_now_ns() + DRAIN_NS);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tc_server_opts opts;
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX];
+	pthread_t console_tid;
+	size_t stuck;
+	int lfd;
+
+	parse_options(argc, argv, &opts);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	raise_fd_limit();
+	if (setup_signals() == -1) {
+		fprintf(stderr, "tcpchatd: signals: %s\n", strerror(errno));
+		return 1;
+	}
+	lfd = tc_net_listen(opts.addr, opts.port, LISTEN_BACKLOG, bound, err,
+	                    sizeof(err));
+	if (lfd == -1) {
+		fprintf(stderr, "tcpchatd: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "tcpchatd: listening on %s\n", bound);
+	setup_server(&opts);
+	tc_trace_setup(opts.trace, trace_to_console);
+	if (start_console(&console_tid) == -1) {
+		fprintf(stderr, "tcpchatd: console: %s\n", strerror(errno));
+		return 1;
+	}
+	accept_loop(lfd);
+	close(lfd); /* stop accepting before anything else */
+	tc_console_printf(stderr, "tcpchatd: shutting down");
+	stuck = shut_down();
+	tc_console_stop();
+	pthread_join(console_tid, NULL);
+	tc_console_fini();
+	if (stuck > 0) {
+		/* Their threads still hold the table: leave it to exit(). */
+		fprintf(stderr, "tcpchatd: %zu connections did not close\n",
+		        stuck);
+		return 0;
+	}
+	tc_conntab_free(server.tab);
+	tc_server_fini(&server);
+	close(events.signal_fd);
+	close(events.quit_fd);
+	return 0;
+}
