@@ -32,8 +32,9 @@ struct tc_session {
 	struct tc_server *srv;
 	struct tc_conn *conn; /* our table entry; removed by the writer */
 	struct tc_outq *q;
-	int fd;      /* owned: closed by the writer, once */
-	unsigned id; /* tc_conn_id(conn), for messages */
+	int fd;                     /* owned: closed by the writer, once */
+	unsigned id;                /* tc_conn_id(conn), for messages */
+	struct tc_trace_conn trace; /* set before the threads start */
 	/* Written by the reader before it marks TC_OUTQ_HALF_CLOSED; the
 	 * writer reads it after seeing that mark (the outq lock orders it). */
 	int64_t half_closed_ns;
@@ -354,14 +355,13 @@ begin_half_close(struct tc_session *s, const char *why)
 {
 	char name[TC_NAME_MAX];
 
-	tc_trace(s->fd, "conn %u: received %s", s->id, why);
+	tc_trace(&s->trace, "received %s", why);
 	if (tc_conntab_state(s->srv->tab, s->conn) != TC_CONN_OPEN)
 		return;
 	tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_HALF_CLOSED);
 	s->half_closed_ns = tc_now_ns();
 	tc_outq_mark(s->q, TC_OUTQ_HALF_CLOSED);
-	tc_trace(s->fd, "conn %u: half-closed in the table, writer woken",
-	         s->id);
+	tc_trace(&s->trace, "half-closed in the table, writer woken");
 	my_name(s, name);
 	notice_others(s, true, "%s left", name);
 }
@@ -440,8 +440,7 @@ receive_until_end(struct tc_session *s)
 			if (take_lines(s, buf, (size_t)n, false)) {
 				begin_half_close(s, "exit");
 				if (drain_to_fin(s, buf, sizeof(buf)))
-					tc_trace(s->fd, "conn %u: received FIN",
-					         s->id);
+					tc_trace(&s->trace, "received FIN");
 				return true;
 			}
 		} else if (n == 0) {
@@ -479,8 +478,7 @@ reader_main(void *arg)
 	if (receive_until_end(s)) {
 		/* SHUT_RD only now, after the FIN: see SPEC section 4. */
 		shutdown(s->fd, SHUT_RD);
-		tc_trace(s->fd, "conn %u: shutdown(SHUT_RD), reader done",
-		         s->id);
+		tc_trace(&s->trace, "shutdown(SHUT_RD), reader done");
 	} else {
 		announce_abnormal_end(s);
 		tc_outq_mark(s->q, TC_OUTQ_ABORT);
@@ -570,7 +568,7 @@ linger_after_half_close(struct tc_session *s)
 {
 	int marks;
 
-	tc_trace(s->fd, "conn %u: writer flushing %zu queued bytes", s->id,
+	tc_trace(&s->trace, "writer flushing %zu queued bytes",
 	         tc_outq_bytes(s->q));
 	marks = pump(s, TC_OUTQ_SERVER_CLOSE,
 	             s->half_closed_ns + s->srv->linger_ns);
@@ -586,10 +584,9 @@ static void
 close_from_server(struct tc_session *s)
 {
 	shutdown(s->fd, SHUT_WR);
-	tc_trace(s->fd, "conn %u: server closes: shutdown(SHUT_WR), FIN sent",
-	         s->id);
+	tc_trace(&s->trace, "server closes: shutdown(SHUT_WR), FIN sent");
 	if (!wait_reader(s, tc_now_ns() + s->srv->drain_ns)) {
-		tc_trace(s->fd, "conn %u: no FIN from the peer in time", s->id);
+		tc_trace(&s->trace, "no FIN from the peer in time");
 		shutdown(s->fd, SHUT_RD);
 		wait_reader(s, 0);
 	}
@@ -641,12 +638,14 @@ writer_main(void *arg)
 	} else {
 		wait_reader(s, 0);
 		shutdown(s->fd, SHUT_WR);
-		tc_trace(s->fd, "conn %u: shutdown(SHUT_WR), FIN sent", s->id);
+		tc_trace(&s->trace, "shutdown(SHUT_WR), FIN sent");
 	}
 	log_closed(s);
-	tc_trace(s->fd, "conn %u: close()", s->id);
+	tc_trace(&s->trace, "close()");
 	tc_conntab_remove(s->srv->tab, s->conn);
 	close(s->fd);
+	s->trace.fd = -1; /* what the kernel still holds for the tuple */
+	tc_trace(&s->trace, "socket closed");
 	session_unref(s);
 	return NULL;
 }
@@ -740,6 +739,7 @@ tc_session_start(struct tc_server *srv, int fd)
 		return -1;
 	}
 	s->id = tc_conn_id(s->conn);
+	tc_trace_conn_init(&s->trace, fd, s->id);
 	if (srv->verbose)
 		tc_console_printf(stdout, "* connection %u from %s", s->id,
 		                  peer);

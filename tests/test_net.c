@@ -1,0 +1,253 @@
+/* Unit tests for net: listen, connect, write-all and address strings, over
+ * real loopback sockets and socketpairs. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcpchat/net.h"
+
+static int
+port_of(const char *bound)
+{
+	const char *colon = strrchr(bound, ':');
+
+	return colon ? atoi(colon + 1) : -1;
+}
+
+static bool
+have_ipv6(void)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+	                          .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	bool ok = fd != -1 && bind(fd, (void *)&sa, sizeof(sa)) == 0;
+
+	if (fd != -1)
+		close(fd);
+	return ok;
+}
+
+START_TEST(test_ipv4_address_is_ip_colon_port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_port = htons(9999)};
+	char buf[TC_ADDR_STR_MAX];
+
+	inet_pton(AF_INET, "192.0.2.7", &sa.sin_addr);
+	ck_assert_str_eq(tc_net_addr_str((void *)&sa, buf), "192.0.2.7:9999");
+}
+END_TEST
+
+START_TEST(test_ipv6_address_is_bracketed)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+	                          .sin6_port = htons(80)};
+	char buf[TC_ADDR_STR_MAX];
+
+	inet_pton(AF_INET6, "2001:db8::1", &sa.sin6_addr);
+	ck_assert_str_eq(tc_net_addr_str((void *)&sa, buf), "[2001:db8::1]:80");
+}
+END_TEST
+
+START_TEST(test_ipv4_mapped_address_is_shown_as_ipv4)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+	                          .sin6_port = htons(5555)};
+	char buf[TC_ADDR_STR_MAX];
+
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &sa.sin6_addr);
+	ck_assert_str_eq(tc_net_addr_str((void *)&sa, buf), "10.1.2.3:5555");
+}
+END_TEST
+
+START_TEST(test_listen_port_zero_reports_real_port_and_accepts)
+{
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX], port[16];
+	char local[TC_ADDR_STR_MAX], peer[TC_ADDR_STR_MAX];
+	int lfd, cfd, afd;
+
+	lfd = tc_net_listen("127.0.0.1", "0", 16, bound, err, sizeof(err));
+	ck_assert_msg(lfd >= 0, "listen: %s", err);
+	ck_assert_int_eq(strncmp(bound, "127.0.0.1:", 10), 0);
+	ck_assert_int_gt(port_of(bound), 0);
+	snprintf(port, sizeof(port), "%d", port_of(bound));
+	cfd = tc_net_connect("127.0.0.1", port, AF_UNSPEC, err, sizeof(err));
+	ck_assert_msg(cfd >= 0, "connect: %s", err);
+	afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	ck_assert_str_eq(tc_net_peer_str(afd, peer),
+	                 tc_net_local_str(cfd, local));
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(test_port_in_use_names_address_and_reason)
+{
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX], port[16], want[128];
+	int lfd, second;
+
+	lfd = tc_net_listen("127.0.0.1", "0", 16, bound, err, sizeof(err));
+	ck_assert_int_ge(lfd, 0);
+	snprintf(port, sizeof(port), "%d", port_of(bound));
+	second = tc_net_listen("127.0.0.1", port, 16, bound, err, sizeof(err));
+	ck_assert_int_eq(second, -1);
+	ck_assert_int_eq(errno, EADDRINUSE);
+	snprintf(want, sizeof(want), "bind 127.0.0.1:%s: %s", port,
+	         strerror(EADDRINUSE));
+	ck_assert_str_eq(err, want);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(test_every_interface_is_dual_stack)
+{
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX], port[16];
+	char peer[TC_ADDR_STR_MAX];
+	int lfd, cfd, afd;
+
+	if (!have_ipv6())
+		return; /* IPv4 only here: nothing dual to check */
+	lfd = tc_net_listen(NULL, "0", 16, bound, err, sizeof(err));
+	ck_assert_msg(lfd >= 0, "listen: %s", err);
+	ck_assert_int_eq(strncmp(bound, "[::]:", 5), 0);
+	snprintf(port, sizeof(port), "%d", port_of(bound));
+	cfd = tc_net_connect("127.0.0.1", port, AF_INET, err, sizeof(err));
+	ck_assert_msg(cfd >= 0, "connect: %s", err);
+	afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	/* The IPv4 peer of an IPv6 socket is shown as plain IPv4. */
+	ck_assert_int_eq(strncmp(tc_net_peer_str(afd, peer), "127.0.0.1:", 10),
+	                 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(test_refused_connect_names_address_and_reason)
+{
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX], port[16], want[128];
+	int lfd;
+
+	/* A port that was just free: bind, learn it, close. */
+	lfd = tc_net_listen("127.0.0.1", "0", 1, bound, err, sizeof(err));
+	ck_assert_int_ge(lfd, 0);
+	snprintf(port, sizeof(port), "%d", port_of(bound));
+	close(lfd);
+	ck_assert_int_eq(
+	    tc_net_connect("127.0.0.1", port, AF_UNSPEC, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "connect 127.0.0.1:%s: %s", port,
+	         strerror(ECONNREFUSED));
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+struct sink {
+	int fd;
+	size_t got;
+	unsigned long sum; /* position-weighted, to catch reordering */
+};
+
+static void *
+sink_main(void *arg)
+{
+	struct sink *s = arg;
+	unsigned char buf[65536];
+	ssize_t n, i;
+
+	while ((n = read(s->fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++, s->got++)
+			s->sum += (unsigned long)buf[i] * (s->got % 251 + 1);
+	return NULL;
+}
+
+START_TEST(test_writev_all_sends_everything_in_order)
+{
+	enum { PARTS = 300, PART_LEN = 10000 };
+	static unsigned char data[PARTS][PART_LEN];
+	struct iovec iov[PARTS];
+	struct sink s = {0};
+	unsigned long want = 0;
+	size_t i, j, pos = 0;
+	pthread_t tid;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	for (i = 0; i < PARTS; i++) {
+		for (j = 0; j < PART_LEN; j++, pos++) {
+			data[i][j] = (unsigned char)(i * 7 + j * 13);
+			want += (unsigned long)data[i][j] * (pos % 251 + 1);
+		}
+		iov[i].iov_base = data[i];
+		iov[i].iov_len = PART_LEN;
+	}
+	s.fd = sv[1];
+	pthread_create(&tid, NULL, sink_main, &s);
+	/* 3 MB through a small socket buffer: many partial writes. */
+	ck_assert_int_eq(tc_net_writev_all(sv[0], iov, PARTS), 0);
+	close(sv[0]);
+	pthread_join(tid, NULL);
+	close(sv[1]);
+	ck_assert_uint_eq(s.got, (size_t)PARTS * PART_LEN);
+	ck_assert_uint_eq(s.sum, want);
+}
+END_TEST
+
+START_TEST(test_write_to_vanished_peer_is_epipe_not_sigpipe)
+{
+	int sv[2];
+
+	signal(SIGPIPE, SIG_DFL); /* SIGPIPE would kill this test */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	ck_assert_int_eq(tc_net_write_all(sv[0], "hi\n", 3), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	close(sv[0]);
+}
+END_TEST
+
+static Suite *
+net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *addr = tcase_create("addresses");
+	TCase *sock = tcase_create("sockets");
+
+	tcase_add_test(addr, test_ipv4_address_is_ip_colon_port);
+	tcase_add_test(addr, test_ipv6_address_is_bracketed);
+	tcase_add_test(addr, test_ipv4_mapped_address_is_shown_as_ipv4);
+	suite_add_tcase(s, addr);
+	tcase_add_test(sock,
+	               test_listen_port_zero_reports_real_port_and_accepts);
+	tcase_add_test(sock, test_port_in_use_names_address_and_reason);
+	tcase_add_test(sock, test_every_interface_is_dual_stack);
+	tcase_add_test(sock, test_refused_connect_names_address_and_reason);
+	tcase_add_test(sock, test_writev_all_sends_everything_in_order);
+	tcase_add_test(sock, test_write_to_vanished_peer_is_epipe_not_sigpipe);
+	tcase_set_timeout(sock, 20);
+	suite_add_tcase(s, sock);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(net_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
