@@ -1,0 +1,526 @@
+/* conntab: the table of live connections behind one lock (SPEC section 3).
+ *
+ * Entries sit in a dense array of pointers; each remembers its slot, so add
+ * and remove (swap with the last) are O(1) for 10,000 peers. The table
+ * routes messages into each entry's outq and can shut a socket down, but it
+ * never sends, receives or closes: the session's writer owns the fd. */
+#include "tcpchat/conntab.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* First array size; doubled up to max_conns as peers arrive. */
+#define CONNTAB_MIN_SLOTS 16
+
+struct tc_conn {
+	unsigned id;              /* immutable */
+	int fd;                   /* immutable; valid until removed */
+	struct tc_outq *q;        /* immutable; not owned */
+	size_t index;             /* slot in tab->conns; under tab->lock */
+	enum tc_conn_state state; /* under tab->lock */
+	char peer[TC_PEER_MAX];   /* immutable */
+	char name[TC_NAME_MAX];   /* under tab->lock */
+	/* Relaxed atomics: statistics, never used to order anything. */
+	_Atomic uint64_t bytes_in, msgs_in, bytes_out, msgs_out;
+};
+
+struct tc_conntab {
+	/* Guards the array, n, next_id, reserved, and every entry's index,
+	 * state and name. Held only for memory work and non-blocking
+	 * outq pushes and shutdown(); taken before any outq lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t emptied; /* CLOCK_MONOTONIC; signalled at n == 0 */
+	struct tc_conn **conns;
+	size_t n, cap;
+	unsigned max_conns;
+	unsigned next_id;
+	char reserved[TC_NAME_MAX]; /* "" when none */
+};
+
+/* Copies src into dst of size len, truncating. */
+static void
+copy_str(char *dst, const char *src, size_t len)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* IRC-like: nicks differing only in ASCII case are the same person. Not
+ * strcasecmp(), whose folding depends on the locale. */
+static bool
+name_eq(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char ca = (unsigned char)*a, cb = (unsigned char)*b;
+
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb)
+			return false;
+		if (ca == '\0')
+			return true;
+	}
+}
+
+struct tc_conntab *
+tc_conntab_new(unsigned max_conns)
+{
+	struct tc_conntab *tab;
+	pthread_condattr_t ca;
+	int rc;
+
+	tab = calloc(1, sizeof(*tab));
+	if (tab == NULL)
+		return NULL;
+	tab->max_conns = max_conns;
+	tab->next_id = 1;
+	if ((rc = pthread_mutex_init(&tab->lock, NULL)) != 0)
+		goto out_free;
+	if ((rc = pthread_condattr_init(&ca)) != 0)
+		goto out_mutex;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&tab->emptied, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0)
+		goto out_mutex;
+	return tab;
+out_mutex:
+	pthread_mutex_destroy(&tab->lock);
+out_free:
+	free(tab);
+	errno = rc;
+	return NULL;
+}
+
+void
+tc_conntab_free(struct tc_conntab *tab)
+{
+	if (tab == NULL)
+		return;
+	assert(tab->n == 0);
+	free(tab->conns);
+	pthread_cond_destroy(&tab->emptied);
+	pthread_mutex_destroy(&tab->lock);
+	free(tab);
+}
+
+/* Makes room for one more entry; called with the lock held. */
+static int
+conntab_grow(struct tc_conntab *tab)
+{
+	size_t cap = tab->cap == 0 ? CONNTAB_MIN_SLOTS : tab->cap * 2;
+	struct tc_conn **conns;
+
+	if (cap > tab->max_conns)
+		cap = tab->max_conns;
+	conns = realloc(tab->conns, cap * sizeof(*conns));
+	if (conns == NULL)
+		return -1;
+	tab->conns = conns;
+	tab->cap = cap;
+	return 0;
+}
+
+struct tc_conn *
+tc_conntab_add(struct tc_conntab *tab, int fd, const char *peer,
+               struct tc_outq *q)
+{
+	/* Allocated before locking: the acceptor must not stall readers
+	 * that broadcast while malloc works. */
+	struct tc_conn *c = calloc(1, sizeof(*c));
+	int err = 0;
+
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	c->q = q;
+	c->state = TC_CONN_OPEN;
+	copy_str(c->peer, peer, sizeof(c->peer));
+	copy_str(c->name, peer, sizeof(c->name));
+	pthread_mutex_lock(&tab->lock);
+	if (tab->n >= tab->max_conns)
+		err = EMFILE;
+	else if (tab->n == tab->cap && conntab_grow(tab) < 0)
+		err = ENOMEM;
+	if (err == 0) {
+		c->id = tab->next_id++;
+		c->index = tab->n;
+		tab->conns[tab->n++] = c;
+	}
+	pthread_mutex_unlock(&tab->lock);
+	if (err != 0) {
+		free(c);
+		errno = err;
+		return NULL;
+	}
+	return c;
+}
+
+void
+tc_conntab_remove(struct tc_conntab *tab, struct tc_conn *c)
+{
+	struct tc_conn *last;
+
+	pthread_mutex_lock(&tab->lock);
+	assert(c->index < tab->n && tab->conns[c->index] == c);
+	last = tab->conns[--tab->n];
+	tab->conns[c->index] = last;
+	last->index = c->index;
+	if (tab->n == 0)
+		pthread_cond_broadcast(&tab->emptied);
+	pthread_mutex_unlock(&tab->lock);
+	free(c);
+}
+
+unsigned
+tc_conn_id(const struct tc_conn *c)
+{
+	return c->id;
+}
+
+struct tc_outq *
+tc_conn_outq(const struct tc_conn *c)
+{
+	return c->q;
+}
+
+void
+tc_conntab_name(struct tc_conntab *tab, const struct tc_conn *c, char *buf)
+{
+	pthread_mutex_lock(&tab->lock);
+	memcpy(buf, c->name, TC_NAME_MAX);
+	pthread_mutex_unlock(&tab->lock);
+}
+
+/* Whether name is taken by the reserved name or by another entry than c;
+ * called with the lock held. */
+static bool
+name_taken(struct tc_conntab *tab, const struct tc_conn *c, const char *name)
+{
+	if (tab->reserved[0] != '\0' && name_eq(tab->reserved, name))
+		return true;
+	for (size_t i = 0; i < tab->n; i++)
+		if (tab->conns[i] != c && name_eq(tab->conns[i]->name, name))
+			return true;
+	return false;
+}
+
+int
+tc_conntab_rename(struct tc_conntab *tab, struct tc_conn *c, const char *name,
+                  char *old)
+{
+	int err = 0;
+
+	if (strlen(name) >= TC_NAME_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&tab->lock);
+	if (name_taken(tab, c, name)) {
+		err = EEXIST;
+	} else {
+		if (old != NULL)
+			memcpy(old, c->name, TC_NAME_MAX);
+		copy_str(c->name, name, sizeof(c->name));
+	}
+	pthread_mutex_unlock(&tab->lock);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+void
+tc_conntab_reserve_name(struct tc_conntab *tab, const char *name)
+{
+	pthread_mutex_lock(&tab->lock);
+	copy_str(tab->reserved, name, sizeof(tab->reserved));
+	pthread_mutex_unlock(&tab->lock);
+}
+
+enum tc_conn_state
+tc_conntab_state(struct tc_conntab *tab, const struct tc_conn *c)
+{
+	enum tc_conn_state state;
+
+	pthread_mutex_lock(&tab->lock);
+	state = c->state;
+	pthread_mutex_unlock(&tab->lock);
+	return state;
+}
+
+enum tc_conn_state
+tc_conntab_set_state(struct tc_conntab *tab, struct tc_conn *c,
+                     enum tc_conn_state state)
+{
+	enum tc_conn_state old;
+
+	pthread_mutex_lock(&tab->lock);
+	old = c->state;
+	c->state = state;
+	pthread_mutex_unlock(&tab->lock);
+	return old;
+}
+
+void
+tc_conn_count_in(struct tc_conn *c, size_t bytes, size_t msgs)
+{
+	atomic_fetch_add_explicit(&c->bytes_in, bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->msgs_in, msgs, memory_order_relaxed);
+}
+
+void
+tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs)
+{
+	atomic_fetch_add_explicit(&c->bytes_out, bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->msgs_out, msgs, memory_order_relaxed);
+}
+
+/* Shuts the socket down, never closes it: the writer may be in send() and
+ * the fd number must not be reused under it. shutdown() does not block, so
+ * this runs under the lock, which keeps the fd valid (the writer removes
+ * the entry before closing). */
+static void
+conn_abort_locked(struct tc_conn *c)
+{
+	if (c->fd >= 0)
+		(void)shutdown(c->fd, SHUT_RDWR);
+	tc_outq_mark(c->q, TC_OUTQ_ABORT);
+}
+
+/* Pushes m to c; on overflow cuts c off (a slow peer never slows the
+ * others, SPEC section 3), and so on ENOMEM: a peer that silently missed a
+ * line would be worse off than one told it was cut. A closed queue (EPIPE)
+ * is simply skipped. Called with the lock held. */
+static int
+conn_push_locked(struct tc_conn *c, struct tc_msg *m)
+{
+	int err;
+
+	if (tc_outq_push(c->q, m) == 0)
+		return 0;
+	err = errno;
+	if (err != EPIPE)
+		conn_abort_locked(c);
+	errno = err;
+	return -1;
+}
+
+size_t
+tc_conntab_broadcast(struct tc_conntab *tab, const struct tc_conn *except,
+                     struct tc_msg *m)
+{
+	size_t delivered = 0;
+
+	pthread_mutex_lock(&tab->lock);
+	for (size_t i = 0; i < tab->n; i++) {
+		struct tc_conn *c = tab->conns[i];
+
+		if (c != except && conn_push_locked(c, m) == 0)
+			delivered++;
+	}
+	pthread_mutex_unlock(&tab->lock);
+	return delivered;
+}
+
+/* The entry with that id, or NULL; called with the lock held. A scan is
+ * enough: only /msg and /kick look entries up by id. */
+static struct tc_conn *
+find_locked(struct tc_conntab *tab, unsigned id)
+{
+	for (size_t i = 0; i < tab->n; i++)
+		if (tab->conns[i]->id == id)
+			return tab->conns[i];
+	return NULL;
+}
+
+int
+tc_conntab_send_to(struct tc_conntab *tab, unsigned id, struct tc_msg *m)
+{
+	struct tc_conn *c;
+	int rc = -1, err = ESRCH;
+
+	pthread_mutex_lock(&tab->lock);
+	c = find_locked(tab, id);
+	if (c != NULL) {
+		rc = conn_push_locked(c, m);
+		err = errno;
+	}
+	pthread_mutex_unlock(&tab->lock);
+	if (rc < 0)
+		errno = err;
+	return rc;
+}
+
+/* Closes one entry from the server side unless it is closing already;
+ * called with the lock held. Returns whether it did. */
+static bool
+conn_close_locked(struct tc_conn *c, struct tc_msg *notice)
+{
+	if (c->state == TC_CONN_CLOSING ||
+	    (tc_outq_marks(c->q) & TC_OUTQ_CLOSED))
+		return false;
+	/* A queue too full for the notice is still closed: its writer
+	 * sees the overflow mark and cuts the peer. */
+	if (notice != NULL)
+		(void)tc_outq_push(c->q, notice);
+	c->state = TC_CONN_CLOSING;
+	tc_outq_mark(c->q, TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED);
+	return true;
+}
+
+size_t
+tc_conntab_close(struct tc_conntab *tab, unsigned id, struct tc_msg *notice)
+{
+	size_t closed = 0;
+
+	pthread_mutex_lock(&tab->lock);
+	for (size_t i = 0; i < tab->n; i++) {
+		struct tc_conn *c = tab->conns[i];
+
+		if ((id == 0 || c->id == id) && conn_close_locked(c, notice))
+			closed++;
+	}
+	pthread_mutex_unlock(&tab->lock);
+	return closed;
+}
+
+void
+tc_conntab_abort(struct tc_conntab *tab, struct tc_conn *c)
+{
+	pthread_mutex_lock(&tab->lock);
+	conn_abort_locked(c);
+	pthread_mutex_unlock(&tab->lock);
+}
+
+void
+tc_conntab_abort_all(struct tc_conntab *tab)
+{
+	pthread_mutex_lock(&tab->lock);
+	for (size_t i = 0; i < tab->n; i++)
+		conn_abort_locked(tab->conns[i]);
+	pthread_mutex_unlock(&tab->lock);
+}
+
+size_t
+tc_conntab_count(struct tc_conntab *tab)
+{
+	size_t n;
+
+	pthread_mutex_lock(&tab->lock);
+	n = tab->n;
+	pthread_mutex_unlock(&tab->lock);
+	return n;
+}
+
+static void
+conn_info(const struct tc_conn *c, struct tc_conn_info *info)
+{
+	info->id = c->id;
+	memcpy(info->peer, c->peer, sizeof(info->peer));
+	memcpy(info->name, c->name, sizeof(info->name));
+	info->state = c->state;
+	info->bytes_in =
+	    atomic_load_explicit(&c->bytes_in, memory_order_relaxed);
+	info->msgs_in = atomic_load_explicit(&c->msgs_in, memory_order_relaxed);
+	info->bytes_out =
+	    atomic_load_explicit(&c->bytes_out, memory_order_relaxed);
+	info->msgs_out =
+	    atomic_load_explicit(&c->msgs_out, memory_order_relaxed);
+	info->queued = tc_outq_bytes(c->q);
+}
+
+/* Restores the max-heap on id in h[0..n) after h[i] got a smaller id. */
+static void
+heap_sift_down(struct tc_conn_info *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t big = i, l = 2 * i + 1, r = l + 1;
+		struct tc_conn_info t;
+
+		if (l < n && h[l].id > h[big].id)
+			big = l;
+		if (r < n && h[r].id > h[big].id)
+			big = r;
+		if (big == i)
+			return;
+		t = h[i];
+		h[i] = h[big];
+		h[big] = t;
+		i = big;
+	}
+}
+
+static int
+info_cmp(const void *a, const void *b)
+{
+	unsigned ia = ((const struct tc_conn_info *)a)->id;
+	unsigned ib = ((const struct tc_conn_info *)b)->id;
+
+	return (ia > ib) - (ia < ib);
+}
+
+size_t
+tc_conntab_snapshot(struct tc_conntab *tab, struct tc_conn_info *out,
+                    size_t max)
+{
+	size_t total, k;
+
+	pthread_mutex_lock(&tab->lock);
+	total = tab->n;
+	k = total < max ? total : max;
+	for (size_t i = 0; i < k; i++)
+		conn_info(tab->conns[i], &out[i]);
+	/* More entries than room: keep the k lowest ids, as a max-heap on id,
+	 * so the caller always gets the oldest connections. */
+	if (k < total && k > 0) {
+		for (size_t i = k / 2; i-- > 0;)
+			heap_sift_down(out, k, i);
+		for (size_t i = k; i < total; i++) {
+			if (tab->conns[i]->id < out[0].id) {
+				conn_info(tab->conns[i], &out[0]);
+				heap_sift_down(out, k, 0);
+			}
+		}
+	}
+	pthread_mutex_unlock(&tab->lock);
+	qsort(out, k, sizeof(*out), info_cmp);
+	return total;
+}
+
+size_t
+tc_conntab_wait_empty(struct tc_conntab *tab, int64_t deadline_ns)
+{
+	struct timespec ts;
+	size_t n;
+	int rc = 0;
+
+	ts.tv_sec = (time_t)(deadline_ns / 1000000000);
+	ts.tv_nsec = (long)(deadline_ns % 1000000000);
+	pthread_mutex_lock(&tab->lock);
+	while (tab->n > 0 && rc != ETIMEDOUT) {
+		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
+			break;
+		if (deadline_ns != 0)
+			rc = pthread_cond_timedwait(&tab->emptied, &tab->lock,
+			                            &ts);
+		else
+			pthread_cond_wait(&tab->emptied, &tab->lock);
+	}
+	n = tab->n;
+	pthread_mutex_unlock(&tab->lock);
+	return n;
+}

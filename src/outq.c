@@ -1,0 +1,312 @@
+/* outq: reference-counted messages and the per-connection outbound FIFO.
+ *
+ * A queue is a ring of message pointers behind one mutex, with one condvar
+ * on CLOCK_MONOTONIC that carries every wake-up (message, mark, deadline).
+ * It does no I/O: the writer takes messages out and sends them unlocked.
+ * An idle queue costs its struct only: the ring is allocated on the first
+ * push and released again when a large one drains (10,000 idle peers). */
+#include "tcpchat/outq.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* First ring: a chat peer rarely has more than a few lines waiting. */
+#define OUTQ_MIN_SLOTS 4
+/* A drained ring larger than this is freed, so one burst does not pin
+ * memory on every connection for its lifetime. */
+#define OUTQ_KEEP_SLOTS 64
+
+struct tc_msg {
+	atomic_uint refs;
+	size_t len;
+	char data[]; /* len bytes and a NUL, for printing and tests */
+};
+
+struct tc_outq {
+	/* Guards every field below; held only to move pointers and count,
+	 * never across I/O or a message's allocation or free. */
+	pthread_mutex_t lock;
+	/* The writer's one wait: a push, a mark, or its deadline. */
+	pthread_cond_t cond;
+	struct tc_msg **ring; /* NULL until the first push */
+	size_t cap;           /* slots in ring: 0 or a power of two */
+	size_t head;          /* index of the oldest message */
+	size_t n;             /* messages queued */
+	size_t bytes;         /* their message bytes, <= max_bytes */
+	size_t max_bytes;
+	unsigned marks;
+	unsigned waiters; /* threads in take(): push signals only then */
+};
+
+struct tc_msg *
+tc_msg_new(const void *data, size_t len)
+{
+	struct tc_msg *m;
+
+	if (len > SIZE_MAX - sizeof(*m) - 1) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	m = malloc(sizeof(*m) + len + 1);
+	if (m == NULL)
+		return NULL;
+	atomic_init(&m->refs, 1);
+	m->len = len;
+	if (len > 0)
+		memcpy(m->data, data, len);
+	m->data[len] = '\0';
+	return m;
+}
+
+struct tc_msg *
+tc_msg_printf(const char *fmt, ...)
+{
+	struct tc_msg *m;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL; /* errno from vsnprintf (EOVERFLOW, EILSEQ) */
+	m = malloc(sizeof(*m) + (size_t)n + 1);
+	if (m == NULL)
+		return NULL;
+	atomic_init(&m->refs, 1);
+	m->len = (size_t)n;
+	va_start(ap, fmt);
+	(void)vsnprintf(m->data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return m;
+}
+
+struct tc_msg *
+tc_msg_ref(struct tc_msg *m)
+{
+	/* Relaxed: the caller already holds a reference, so m is alive. */
+	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
+void
+tc_msg_unref(struct tc_msg *m)
+{
+	if (m == NULL)
+		return;
+	/* acq_rel, not release plus a fence: ThreadSanitizer does not model
+	 * standalone fences, and this is off the hot path of a send(). */
+	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+		free(m);
+}
+
+const char *
+tc_msg_data(const struct tc_msg *m)
+{
+	return m->data;
+}
+
+size_t
+tc_msg_len(const struct tc_msg *m)
+{
+	return m->len;
+}
+
+struct tc_outq *
+tc_outq_new(size_t max_bytes)
+{
+	struct tc_outq *q;
+	pthread_condattr_t ca;
+	int rc;
+
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return NULL;
+	q->max_bytes = max_bytes;
+	if ((rc = pthread_mutex_init(&q->lock, NULL)) != 0)
+		goto out_free;
+	if ((rc = pthread_condattr_init(&ca)) != 0)
+		goto out_mutex;
+	/* Deadlines are CLOCK_MONOTONIC: a clock step must not cut or stretch
+	 * the linger window or the 5 s drain. */
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0)
+		goto out_mutex;
+	return q;
+out_mutex:
+	pthread_mutex_destroy(&q->lock);
+out_free:
+	free(q);
+	errno = rc;
+	return NULL;
+}
+
+void
+tc_outq_free(struct tc_outq *q)
+{
+	if (q == NULL)
+		return;
+	for (size_t i = 0; i < q->n; i++)
+		tc_msg_unref(q->ring[(q->head + i) & (q->cap - 1)]);
+	free(q->ring);
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
+
+/* Makes room for one more message; called with the lock held. realloc
+ * cannot simply grow a ring that wraps, so the live part is copied in
+ * order to the start of the new one. */
+static int
+outq_grow(struct tc_outq *q)
+{
+	size_t cap = q->cap == 0 ? OUTQ_MIN_SLOTS : q->cap * 2;
+	struct tc_msg **ring;
+
+	if (cap > SIZE_MAX / sizeof(*ring))
+		return -1;
+	ring = malloc(cap * sizeof(*ring));
+	if (ring == NULL)
+		return -1;
+	for (size_t i = 0; i < q->n; i++)
+		ring[i] = q->ring[(q->head + i) & (q->cap - 1)];
+	free(q->ring);
+	q->ring = ring;
+	q->cap = cap;
+	q->head = 0;
+	return 0;
+}
+
+int
+tc_outq_push(struct tc_outq *q, struct tc_msg *m)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->marks & (TC_OUTQ_CLOSED | TC_OUTQ_ABORT)) {
+		err = EPIPE;
+	} else if (m->len > q->max_bytes - q->bytes) {
+		/* The writer may be asleep with nothing queued: wake it so it
+		 * sees the overflow at once. */
+		q->marks |= TC_OUTQ_OVERFLOW;
+		pthread_cond_broadcast(&q->cond);
+		err = ENOBUFS;
+	} else if (q->n == q->cap && outq_grow(q) < 0) {
+		err = ENOMEM;
+	} else {
+		q->ring[(q->head + q->n) & (q->cap - 1)] = tc_msg_ref(m);
+		q->n++;
+		q->bytes += m->len;
+		if (q->waiters > 0)
+			pthread_cond_signal(&q->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+void
+tc_outq_mark(struct tc_outq *q, unsigned marks)
+{
+	pthread_mutex_lock(&q->lock);
+	q->marks |= marks;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+unsigned
+tc_outq_marks(struct tc_outq *q)
+{
+	unsigned marks;
+
+	pthread_mutex_lock(&q->lock);
+	marks = q->marks;
+	pthread_mutex_unlock(&q->lock);
+	return marks;
+}
+
+size_t
+tc_outq_bytes(struct tc_outq *q)
+{
+	size_t bytes;
+
+	pthread_mutex_lock(&q->lock);
+	bytes = q->bytes;
+	pthread_mutex_unlock(&q->lock);
+	return bytes;
+}
+
+int64_t
+tc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleeps on q->cond until there is something for the writer or the
+ * deadline passes; called and returns with the lock held. */
+static void
+outq_wait(struct tc_outq *q, unsigned wake_on, int64_t deadline_ns)
+{
+	struct timespec ts;
+	int rc = 0;
+
+	ts.tv_sec = (time_t)(deadline_ns / 1000000000);
+	ts.tv_nsec = (long)(deadline_ns % 1000000000);
+	while (q->n == 0 && !(q->marks & wake_on) && rc != ETIMEDOUT) {
+		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
+			break;
+		q->waiters++;
+		if (deadline_ns != 0)
+			rc = pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		else
+			pthread_cond_wait(&q->cond, &q->lock);
+		q->waiters--;
+	}
+}
+
+size_t
+tc_outq_take(struct tc_outq *q, struct tc_msg **out, size_t max,
+             unsigned wake_on, int64_t deadline_ns, unsigned *marks)
+{
+	struct tc_msg **drained = NULL;
+	size_t k;
+
+	pthread_mutex_lock(&q->lock);
+	outq_wait(q, wake_on, deadline_ns);
+	for (k = 0; k < max && q->n > 0; k++) {
+		out[k] = q->ring[q->head];
+		q->head = (q->head + 1) & (q->cap - 1);
+		q->n--;
+		q->bytes -= out[k]->len;
+	}
+	if (q->n == 0) {
+		q->head = 0;
+		if (q->cap > OUTQ_KEEP_SLOTS) {
+			drained = q->ring;
+			q->ring = NULL;
+			q->cap = 0;
+		}
+	}
+	if (marks != NULL)
+		*marks = q->marks;
+	pthread_mutex_unlock(&q->lock);
+	free(drained);
+	return k;
+}

@@ -1,0 +1,597 @@
+/* Unit tests for outq: FIFO order, the byte limit, marks, blocking take,
+ * deadlines, shared message references and concurrent producers. */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcpchat/outq.h"
+
+#define MS 1000000LL
+
+/* A one-shot signal from the test thread to a worker, so the worker acts
+ * after a known point without sleeping. */
+struct go {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool go;
+};
+
+static void
+go_init(struct go *g)
+{
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	g->go = false;
+}
+
+static void
+go_fini(struct go *g)
+{
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+}
+
+static void
+go_signal(struct go *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->go = true;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void
+go_wait(struct go *g)
+{
+	pthread_mutex_lock(&g->lock);
+	while (!g->go)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Pushes a new message holding s and drops the caller's reference. */
+static int
+push_str(struct tc_outq *q, const char *s)
+{
+	struct tc_msg *m = tc_msg_new(s, strlen(s));
+	int rc, saved;
+
+	ck_assert_ptr_nonnull(m);
+	rc = tc_outq_push(q, m);
+	saved = errno;
+	tc_msg_unref(m);
+	errno = saved;
+	return rc;
+}
+
+/* Takes one message without waiting and returns a copy of its text in
+ * buf, or "" when the queue is empty. */
+static const char *
+take_str(struct tc_outq *q, char *buf, size_t len)
+{
+	struct tc_msg *m;
+	unsigned marks;
+
+	buf[0] = '\0';
+	if (tc_outq_take(q, &m, 1, ~0u, tc_now_ns(), &marks) == 1) {
+		snprintf(buf, len, "%s", tc_msg_data(m));
+		tc_msg_unref(m);
+	}
+	return buf;
+}
+
+START_TEST(test_messages_come_out_in_push_order)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	char buf[16];
+
+	ck_assert_int_eq(push_str(q, "one"), 0);
+	ck_assert_int_eq(push_str(q, "two"), 0);
+	ck_assert_int_eq(push_str(q, "three"), 0);
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "one");
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "two");
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "three");
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "");
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_order_survives_ring_wrap_and_growth)
+{
+	struct tc_outq *q = tc_outq_new(1 << 20);
+	char buf[16], want[16];
+	int next_in = 0, next_out = 0;
+
+	/* Interleave pushes and takes so the ring wraps, then grows while
+	 * wrapped, then drains. */
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < round % 7 + 2; i++) {
+			snprintf(buf, sizeof(buf), "%d", next_in++);
+			ck_assert_int_eq(push_str(q, buf), 0);
+		}
+		for (int i = 0; i < round % 3 + 1; i++) {
+			snprintf(want, sizeof(want), "%d", next_out++);
+			ck_assert_str_eq(take_str(q, buf, sizeof(buf)), want);
+		}
+	}
+	while (next_out < next_in) {
+		snprintf(want, sizeof(want), "%d", next_out++);
+		ck_assert_str_eq(take_str(q, buf, sizeof(buf)), want);
+	}
+	ck_assert_uint_eq(tc_outq_bytes(q), 0);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_take_moves_at_most_max_in_one_batch)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_msg *out[8];
+	unsigned marks;
+	char s[2] = "a";
+
+	for (int i = 0; i < 5; i++, s[0]++)
+		ck_assert_int_eq(push_str(q, s), 0);
+	ck_assert_uint_eq(tc_outq_take(q, out, 3, 0, 0, &marks), 3);
+	ck_assert_str_eq(tc_msg_data(out[0]), "a");
+	ck_assert_str_eq(tc_msg_data(out[2]), "c");
+	for (int i = 0; i < 3; i++)
+		tc_msg_unref(out[i]);
+	ck_assert_uint_eq(tc_outq_take(q, out, 8, 0, 0, &marks), 2);
+	ck_assert_str_eq(tc_msg_data(out[0]), "d");
+	ck_assert_str_eq(tc_msg_data(out[1]), "e");
+	for (int i = 0; i < 2; i++)
+		tc_msg_unref(out[i]);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_bytes_count_what_is_queued)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	char buf[16];
+
+	ck_assert_uint_eq(tc_outq_bytes(q), 0);
+	push_str(q, "hello");
+	push_str(q, "hi");
+	ck_assert_uint_eq(tc_outq_bytes(q), 7);
+	take_str(q, buf, sizeof(buf));
+	ck_assert_uint_eq(tc_outq_bytes(q), 2);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_printf_message_holds_formatted_text)
+{
+	struct tc_msg *m = tc_msg_printf("%s: %d%%", "bob", 42);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(tc_msg_len(m), strlen("bob: 42%"));
+	ck_assert_str_eq(tc_msg_data(m), "bob: 42%");
+	tc_msg_unref(m);
+}
+END_TEST
+
+START_TEST(test_message_copies_bytes_including_nul)
+{
+	struct tc_msg *m = tc_msg_new("a\0b", 3);
+
+	ck_assert_uint_eq(tc_msg_len(m), 3);
+	ck_assert_mem_eq(tc_msg_data(m), "a\0b", 4);
+	tc_msg_unref(m);
+	tc_msg_unref(NULL);
+}
+END_TEST
+
+START_TEST(test_push_up_to_the_byte_limit_is_accepted)
+{
+	struct tc_outq *q = tc_outq_new(10);
+
+	ck_assert_int_eq(push_str(q, "12345"), 0);
+	ck_assert_int_eq(push_str(q, "67890"), 0);
+	ck_assert_uint_eq(tc_outq_bytes(q), 10);
+	ck_assert_uint_eq(tc_outq_marks(q) & TC_OUTQ_OVERFLOW, 0);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_push_past_the_byte_limit_fails_and_marks_overflow)
+{
+	struct tc_outq *q = tc_outq_new(10);
+	char buf[16];
+
+	ck_assert_int_eq(push_str(q, "12345"), 0);
+	errno = 0;
+	ck_assert_int_eq(push_str(q, "678901"), -1);
+	ck_assert_int_eq(errno, ENOBUFS);
+	ck_assert_uint_ne(tc_outq_marks(q) & TC_OUTQ_OVERFLOW, 0);
+	ck_assert_uint_eq(tc_outq_bytes(q), 5);
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "12345");
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "");
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_closed_queue_refuses_push_but_keeps_what_it_has)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	char buf[16];
+
+	ck_assert_int_eq(push_str(q, "before"), 0);
+	tc_outq_mark(q, TC_OUTQ_CLOSED);
+	errno = 0;
+	ck_assert_int_eq(push_str(q, "after"), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "before");
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "");
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_aborted_queue_refuses_push)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+
+	tc_outq_mark(q, TC_OUTQ_ABORT);
+	errno = 0;
+	ck_assert_int_eq(push_str(q, "x"), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_uint_eq(tc_outq_bytes(q), 0);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_marks_accumulate)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+
+	ck_assert_uint_eq(tc_outq_marks(q), 0);
+	tc_outq_mark(q, TC_OUTQ_HALF_CLOSED);
+	tc_outq_mark(q, TC_OUTQ_READER_DONE);
+	ck_assert_uint_eq(tc_outq_marks(q),
+	                  TC_OUTQ_HALF_CLOSED | TC_OUTQ_READER_DONE);
+	tc_outq_free(q);
+}
+END_TEST
+
+/* A worker that acts on q once the test says go. */
+struct actor {
+	struct tc_outq *q;
+	struct go go;
+	unsigned mark; /* 0: push "late" instead */
+	int rc;
+};
+
+static void *
+actor_main(void *arg)
+{
+	struct actor *a = arg;
+
+	go_wait(&a->go);
+	if (a->mark != 0) {
+		tc_outq_mark(a->q, a->mark);
+		a->rc = 0;
+	} else {
+		struct tc_msg *m = tc_msg_new("late", 4);
+		a->rc = tc_outq_push(a->q, m);
+		tc_msg_unref(m);
+	}
+	return NULL;
+}
+
+static void
+actor_start(struct actor *a, pthread_t *t, struct tc_outq *q, unsigned mark)
+{
+	a->q = q;
+	a->mark = mark;
+	a->rc = -1;
+	go_init(&a->go);
+	ck_assert_int_eq(pthread_create(t, NULL, actor_main, a), 0);
+}
+
+START_TEST(test_take_blocks_until_another_thread_pushes)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct actor a;
+	struct tc_msg *m = NULL;
+	pthread_t t;
+	unsigned marks;
+	size_t n;
+
+	actor_start(&a, &t, q, 0);
+	go_signal(&a.go);
+	/* No deadline and no wake_on: only the push can end this take. */
+	n = tc_outq_take(q, &m, 1, 0, 0, &marks);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(tc_msg_data(m), "late");
+	tc_msg_unref(m);
+	go_fini(&a.go);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_mark_from_another_thread_wakes_take)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct actor a;
+	struct tc_msg *m;
+	pthread_t t;
+	unsigned marks = 0;
+	size_t n;
+
+	actor_start(&a, &t, q, TC_OUTQ_HALF_CLOSED);
+	go_signal(&a.go);
+	n = tc_outq_take(q, &m, 1, TC_OUTQ_HALF_CLOSED, 0, &marks);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(marks, TC_OUTQ_HALF_CLOSED);
+	go_fini(&a.go);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_take_returns_at_once_on_a_mark_in_wake_on)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_msg *m;
+	unsigned marks = 0;
+
+	tc_outq_mark(q, TC_OUTQ_SERVER_CLOSE);
+	/* No deadline: this would hang (tcase timeout) if the mark did not
+	 * end the wait. */
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1,
+	                               TC_OUTQ_SERVER_CLOSE | TC_OUTQ_ABORT, 0,
+	                               &marks),
+	                  0);
+	ck_assert_uint_eq(marks, TC_OUTQ_SERVER_CLOSE);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_take_waits_past_a_mark_outside_wake_on)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_msg *m = NULL;
+	unsigned marks = 0;
+	int64_t deadline;
+
+	tc_outq_mark(q, TC_OUTQ_HALF_CLOSED);
+	deadline = tc_now_ns() + 20 * MS;
+	ck_assert_uint_eq(
+	    tc_outq_take(q, &m, 1, TC_OUTQ_ABORT, deadline, &marks), 0);
+	/* It returned because of the deadline, not the mark. */
+	ck_assert_int_ge(tc_now_ns(), deadline);
+	ck_assert_ptr_null(m);
+	ck_assert_uint_eq(marks, TC_OUTQ_HALF_CLOSED);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_take_returns_nothing_at_the_deadline)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_msg *m = NULL;
+	unsigned marks = ~0u;
+	int64_t deadline = tc_now_ns() + 10 * MS;
+
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, ~0u, deadline, &marks), 0);
+	ck_assert_int_ge(tc_now_ns(), deadline);
+	ck_assert_ptr_null(m);
+	ck_assert_uint_eq(marks, 0);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_take_with_a_past_deadline_does_not_wait)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_msg *m = NULL;
+	unsigned marks;
+
+	/* 1 ns after the clock's epoch: long past. Would hang otherwise. */
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, 0, 1, &marks), 0);
+	ck_assert_ptr_null(m);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_overflow_wakes_a_writer_waiting_for_it)
+{
+	struct tc_outq *q = tc_outq_new(2);
+	struct tc_msg *m = NULL;
+	unsigned marks = 0;
+
+	ck_assert_int_eq(push_str(q, "too long"), -1);
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, TC_OUTQ_OVERFLOW, 0, &marks),
+	                  0);
+	ck_assert_uint_eq(marks, TC_OUTQ_OVERFLOW);
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_shared_message_lives_until_its_last_reference)
+{
+	struct tc_outq *q[3];
+	struct tc_msg *m = tc_msg_printf("shared %d", 3);
+	struct tc_msg *got[3];
+	unsigned marks;
+
+	for (int i = 0; i < 3; i++) {
+		q[i] = tc_outq_new(1024);
+		ck_assert_int_eq(tc_outq_push(q[i], m), 0);
+	}
+	tc_msg_unref(m); /* the creator's reference */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(tc_outq_take(q[i], &got[i], 1, 0, 0, &marks),
+		                  1);
+		ck_assert_ptr_eq(got[i], m);
+	}
+	/* Each reader may still use it after the others let go; ASan or
+	 * valgrind flag a use after free, a double free or a leak. */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_str_eq(tc_msg_data(got[i]), "shared 3");
+		tc_msg_unref(got[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		tc_outq_free(q[i]);
+}
+END_TEST
+
+START_TEST(test_free_drops_queued_references_only)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_msg *m = tc_msg_new("kept", 4);
+
+	ck_assert_int_eq(tc_outq_push(q, m), 0);
+	ck_assert_int_eq(tc_outq_push(q, m), 0);
+	tc_outq_free(q);
+	/* The caller's reference is still good (ASan checks the rest). */
+	ck_assert_str_eq(tc_msg_data(m), "kept");
+	tc_msg_unref(m);
+}
+END_TEST
+
+#define N_PRODUCERS 4
+#define N_PUSHES 10000
+
+struct producer {
+	struct tc_outq *q;
+	int id;
+	int failures;
+};
+
+static void *
+producer_main(void *arg)
+{
+	struct producer *p = arg;
+
+	for (int i = 0; i < N_PUSHES; i++) {
+		struct tc_msg *m = tc_msg_printf("%d %d", p->id, i);
+
+		if (m == NULL || tc_outq_push(p->q, m) < 0)
+			p->failures++;
+		tc_msg_unref(m);
+	}
+	return NULL;
+}
+
+/* Consumes every message, checking each producer's sequence; returns the
+ * number of messages out of order. */
+static int
+consume_all(struct tc_outq *q, int next[N_PRODUCERS], int64_t deadline)
+{
+	struct tc_msg *batch[64];
+	unsigned marks;
+	int total = 0, bad = 0;
+
+	while (total < N_PRODUCERS * N_PUSHES && tc_now_ns() < deadline) {
+		size_t n = tc_outq_take(q, batch, 64, 0, deadline, &marks);
+
+		for (size_t i = 0; i < n; i++) {
+			int id = -1, seq = -1;
+
+			if (sscanf(tc_msg_data(batch[i]), "%d %d", &id, &seq) !=
+			        2 ||
+			    id < 0 || id >= N_PRODUCERS || seq != next[id])
+				bad++;
+			else
+				next[id]++;
+			tc_msg_unref(batch[i]);
+		}
+		total += (int)n;
+	}
+	return bad;
+}
+
+START_TEST(test_concurrent_producers_keep_order_and_lose_nothing)
+{
+	struct tc_outq *q = tc_outq_new((size_t)1 << 30);
+	struct producer p[N_PRODUCERS];
+	pthread_t t[N_PRODUCERS];
+	int next[N_PRODUCERS] = {0};
+	int bad;
+
+	for (int i = 0; i < N_PRODUCERS; i++) {
+		p[i] = (struct producer){.q = q, .id = i};
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, producer_main, &p[i]), 0);
+	}
+	bad = consume_all(q, next, tc_now_ns() + 20000 * MS);
+	for (int i = 0; i < N_PRODUCERS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(bad, 0);
+	for (int i = 0; i < N_PRODUCERS; i++) {
+		ck_assert_int_eq(p[i].failures, 0);
+		ck_assert_int_eq(next[i], N_PUSHES);
+	}
+	ck_assert_uint_eq(tc_outq_bytes(q), 0);
+	tc_outq_free(q);
+}
+END_TEST
+
+static Suite *
+outq_suite(void)
+{
+	Suite *s = suite_create("outq");
+	TCase *tc;
+
+	tc = tcase_create("fifo");
+	tcase_add_test(tc, test_messages_come_out_in_push_order);
+	tcase_add_test(tc, test_order_survives_ring_wrap_and_growth);
+	tcase_add_test(tc, test_take_moves_at_most_max_in_one_batch);
+	tcase_add_test(tc, test_bytes_count_what_is_queued);
+	tcase_add_test(tc, test_printf_message_holds_formatted_text);
+	tcase_add_test(tc, test_message_copies_bytes_including_nul);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limit_and_marks");
+	tcase_add_test(tc, test_push_up_to_the_byte_limit_is_accepted);
+	tcase_add_test(tc,
+	               test_push_past_the_byte_limit_fails_and_marks_overflow);
+	tcase_add_test(tc,
+	               test_closed_queue_refuses_push_but_keeps_what_it_has);
+	tcase_add_test(tc, test_aborted_queue_refuses_push);
+	tcase_add_test(tc, test_marks_accumulate);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("wait");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_take_blocks_until_another_thread_pushes);
+	tcase_add_test(tc, test_mark_from_another_thread_wakes_take);
+	tcase_add_test(tc, test_take_returns_at_once_on_a_mark_in_wake_on);
+	tcase_add_test(tc, test_take_waits_past_a_mark_outside_wake_on);
+	tcase_add_test(tc, test_take_returns_nothing_at_the_deadline);
+	tcase_add_test(tc, test_take_with_a_past_deadline_does_not_wait);
+	tcase_add_test(tc, test_overflow_wakes_a_writer_waiting_for_it);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("refs");
+	tcase_add_test(tc, test_shared_message_lives_until_its_last_reference);
+	tcase_add_test(tc, test_free_drops_queued_references_only);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("threads");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc,
+	               test_concurrent_producers_keep_order_and_lose_nothing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(outq_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
