@@ -27,6 +27,7 @@
 
 #define RECV_CHUNK 8192
 #define WRITE_BATCH 64 /* messages per writev */
+#define TC_CROWD 100   /* joins and leaves are announced up to this many */
 
 struct tc_session {
 	struct tc_server *srv;
@@ -155,12 +156,23 @@ notice_self(struct tc_session *s, const char *fmt, ...)
 	tc_msg_unref(m);
 }
 
-/* Sends "* TEXT" to every other client and shows it on the console. */
-static void notice_others(struct tc_session *s, bool chat, const char *fmt, ...)
+/* What kind of notice: decides who sees it. */
+enum notice_kind {
+	NOTICE_CHAT,     /* chat traffic: off the console with -q */
+	NOTICE_PRESENCE, /* a join or a leave: chat, and not told to a crowd */
+	NOTICE_ALERT,    /* always on the console */
+};
+
+/* Sends "* TEXT" to every other client and shows it on the console.
+ * Joins and leaves reach the clients only while at most TC_CROWD are
+ * connected: past that, N joins would cost N^2 messages (IRC clients hide
+ * them in large channels for the same reason). */
+static void notice_others(struct tc_session *s, enum notice_kind kind,
+                          const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-notice_others(struct tc_session *s, bool chat, const char *fmt, ...)
+notice_others(struct tc_session *s, enum notice_kind kind, const char *fmt, ...)
 {
 	char text[512];
 	struct tc_msg *m;
@@ -169,8 +181,10 @@ notice_others(struct tc_session *s, bool chat, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (!chat || !s->srv->quiet)
+	if (kind == NOTICE_ALERT || !s->srv->quiet)
 		tc_console_printf(stdout, "* %s", text);
+	if (kind == NOTICE_PRESENCE && tc_conntab_count(s->srv->tab) > TC_CROWD)
+		return;
 	m = tc_msg_printf("* %s\n", text);
 	if (m == NULL)
 		return;
@@ -248,7 +262,7 @@ do_nick(struct tc_session *s, const char *arg, size_t len)
 		return;
 	}
 	notice_self(s, "you are now %s", name);
-	notice_others(s, true, "%s is now %s", old, name);
+	notice_others(s, NOTICE_CHAT, "%s is now %s", old, name);
 }
 
 static void
@@ -360,10 +374,11 @@ begin_half_close(struct tc_session *s, const char *why)
 		return;
 	tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_HALF_CLOSED);
 	s->half_closed_ns = tc_now_ns();
+	tc_trace(&s->trace, "marked half-closed in the table, waking the "
+	                    "writer");
 	tc_outq_mark(s->q, TC_OUTQ_HALF_CLOSED);
-	tc_trace(&s->trace, "half-closed in the table, writer woken");
 	my_name(s, name);
-	notice_others(s, true, "%s left", name);
+	notice_others(s, NOTICE_PRESENCE, "%s left", name);
 }
 
 /* Reads and discards until the peer's FIN or the drain deadline, so that
@@ -422,7 +437,9 @@ announce_abnormal_end(struct tc_session *s)
 		return;
 	my_name(s, name);
 	describe_end(s, why, sizeof(why));
-	notice_others(s, !(tc_outq_marks(s->q) & TC_OUTQ_OVERFLOW),
+	notice_others(s,
+	              tc_outq_marks(s->q) & TC_OUTQ_OVERFLOW ? NOTICE_ALERT
+	                                                     : NOTICE_PRESENCE,
 	              "%s left (%s)", name, why);
 }
 
@@ -464,9 +481,7 @@ greet(struct tc_session *s)
 	char name[TC_NAME_MAX];
 
 	my_name(s, name);
-	notice_self(s, "welcome, you are %s (%zu online); /help lists commands",
-	            name, tc_conntab_count(s->srv->tab) + 1);
-	notice_others(s, true, "%s joined", name);
+	notice_others(s, NOTICE_PRESENCE, "%s joined", name);
 }
 
 static void *
@@ -667,6 +682,21 @@ refuse_full(int fd)
 	close(fd);
 }
 
+/* The welcome goes in before the connection joins the table, so that it is
+ * the first line the client gets, before anyone else's. */
+static void
+welcome(struct tc_session *s, const char *peer)
+{
+	struct tc_msg *m;
+
+	m = tc_msg_printf("* welcome, you are %s (%zu online); /help lists "
+	                  "commands\n",
+	                  peer, tc_conntab_count(s->srv->tab) + 2);
+	if (m != NULL)
+		tc_outq_push(s->q, m);
+	tc_msg_unref(m);
+}
+
 /* Starts the writer, then the reader. Returns 0 or pthread_create's error;
  * *writer_runs says whether the writer started, which then tears the
  * connection down by itself. */
@@ -728,6 +758,7 @@ tc_session_start(struct tc_server *srv, int fd)
 		errno = ENOMEM;
 		return -1;
 	}
+	welcome(s, peer);
 	s->conn = tc_conntab_add(srv->tab, fd, peer, s->q);
 	if (s->conn == NULL) {
 		rc = errno;

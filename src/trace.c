@@ -137,7 +137,11 @@ diag_lookup(const struct sockaddr_storage *local,
 		    reply.nh.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
 			struct inet_diag_msg *dm = NLMSG_DATA(&reply.nh);
 
-			state = dm->idiag_state;
+			/* A lookup that misses falls back to the listening
+			 * socket: only the exact tuple counts. */
+			if (dm->id.idiag_dport == msg.req.id.idiag_dport &&
+			    dm->id.idiag_sport == msg.req.id.idiag_sport)
+				state = dm->idiag_state;
 		}
 	}
 	close(fd);
