@@ -369,10 +369,15 @@ begin_half_close(struct tc_session *s, const char *why)
 {
 	char name[TC_NAME_MAX];
 
+	enum tc_conn_state was;
+
 	tc_trace(&s->trace, "received %s", why);
-	if (tc_conntab_state(s->srv->tab, s->conn) != TC_CONN_OPEN)
+	was = tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_HALF_CLOSED);
+	if (was != TC_CONN_OPEN) {
+		/* /kick or shutdown got there first: theirs is the close. */
+		tc_conntab_set_state(s->srv->tab, s->conn, was);
 		return;
-	tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_HALF_CLOSED);
+	}
 	s->half_closed_ns = tc_now_ns();
 	tc_trace(&s->trace, "marked half-closed in the table, waking the "
 	                    "writer");
@@ -394,7 +399,7 @@ drain_to_fin(struct tc_session *s, char *buf, size_t len)
 		left = deadline - tc_now_ns();
 		if (left <= 0)
 			return false;
-		if (poll(&pfd, 1, (int)(left / 1000000) + 1) == 0)
+		if (poll(&pfd, 1, (int)(left / 1000000) + 1) <= 0)
 			continue;
 		n = recv(s->fd, buf, len, 0);
 		if (n == 0)
@@ -644,7 +649,9 @@ writer_main(void *arg)
 	else if (marks != -1)
 		marks = pump(s, TC_OUTQ_CLOSED, 0);
 	if (marks == -1) {
-		/* Broken or cut off: stop both directions, then close. */
+		/* Broken or cut off: stop both directions, then close. ABORT
+		 * first, so the reader takes the shutdown for what it is. */
+		tc_outq_mark(s->q, TC_OUTQ_ABORT);
 		shutdown(s->fd, SHUT_RDWR);
 		report_overflow(s);
 		wait_reader(s, 0);
@@ -667,21 +674,6 @@ writer_main(void *arg)
 
 /* ---- start ---- */
 
-/* Table full: say so and close, without a thread. SHUT_WR and a short
- * drain first, so that the notice is not destroyed by a reset. */
-static void
-refuse_full(int fd)
-{
-	static const char full[] = "* error: server full\n";
-	char junk[512];
-
-	(void)send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	shutdown(fd, SHUT_WR);
-	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
-		;
-	close(fd);
-}
-
 /* The welcome goes in before the connection joins the table, so that it is
  * the first line the client gets, before anyone else's. */
 static void
@@ -697,9 +689,21 @@ welcome(struct tc_session *s, const char *peer)
 	tc_msg_unref(m);
 }
 
-/* Starts the writer, then the reader. Returns 0 or pthread_create's error;
- * *writer_runs says whether the writer started, which then tears the
- * connection down by itself. */
+/* Refuses a connection without a thread: says why in one notice, then
+ * SHUT_WR and a short drain first, so the notice is not destroyed by a
+ * reset, then close. */
+static void
+refuse(int fd, const char *notice)
+{
+	char junk[512];
+
+	(void)send(fd, notice, strlen(notice), MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	close(fd);
+}
+
 static int
 start_threads(struct tc_session *s, bool *writer_runs)
 {
@@ -743,6 +747,33 @@ session_new(struct tc_server *srv, int fd)
 	return s;
 }
 
+/* The threads could not start: this one connection is refused, the rest
+ * go on. */
+static void
+abandon(struct tc_session *s, int err, bool writer_runs)
+{
+	static const char busy[] = "* error: server busy, try again later\n";
+	struct tc_msg *m;
+
+	record_error(s, err);
+	tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_CLOSING);
+	if (writer_runs) {
+		/* The writer sends the notice, closes, and frees. */
+		m = tc_msg_new(busy, sizeof(busy) - 1);
+		if (m != NULL)
+			tc_outq_push(s->q, m);
+		tc_msg_unref(m);
+		tc_outq_mark(s->q, TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED |
+		                       TC_OUTQ_READER_DONE);
+		session_unref(s); /* the reader's reference */
+		return;
+	}
+	tc_conntab_remove(s->srv->tab, s->conn);
+	refuse(s->fd, busy);
+	atomic_store(&s->refs, 1);
+	session_unref(s);
+}
+
 int
 tc_session_start(struct tc_server *srv, int fd)
 {
@@ -754,7 +785,9 @@ tc_session_start(struct tc_server *srv, int fd)
 	tc_net_peer_str(fd, peer);
 	s = session_new(srv, fd);
 	if (s == NULL) {
-		close(fd);
+		refuse(fd, "* error: server out of memory\n");
+		tc_console_printf(stderr, "tcpchatd: refused %s: %s", peer,
+		                  strerror(ENOMEM));
 		errno = ENOMEM;
 		return -1;
 	}
@@ -762,7 +795,10 @@ tc_session_start(struct tc_server *srv, int fd)
 	s->conn = tc_conntab_add(srv->tab, fd, peer, s->q);
 	if (s->conn == NULL) {
 		rc = errno;
-		refuse_full(fd);
+		refuse(fd, "* error: server full\n");
+		if (srv->verbose)
+			tc_console_printf(stdout, "* refused %s: server full",
+			                  peer);
 		tc_linebuf_fini(&s->lb);
 		tc_outq_free(s->q);
 		free(s);
@@ -778,18 +814,9 @@ tc_session_start(struct tc_server *srv, int fd)
 	rc = start_threads(s, &writer_runs);
 	if (rc == 0)
 		return 0;
-	/* Thread shortage refuses this one connection; the rest go on. */
-	record_error(s, rc);
-	tc_conntab_set_state(srv->tab, s->conn, TC_CONN_CLOSING);
-	if (writer_runs) {
-		tc_outq_mark(s->q, TC_OUTQ_ABORT | TC_OUTQ_READER_DONE);
-		session_unref(s); /* the reader's reference */
-	} else {
-		tc_conntab_remove(srv->tab, s->conn);
-		close(fd);
-		atomic_store(&s->refs, 1);
-		session_unref(s);
-	}
+	tc_console_printf(stderr, "tcpchatd: refused %s: pthread_create: %s",
+	                  peer, strerror(rc));
+	abandon(s, rc, writer_runs);
 	errno = rc;
 	return -1;
 }

@@ -206,9 +206,8 @@ accept_one(int lfd)
 	}
 	/* Chat lines are small and latency matters; writev batches them. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (tc_session_start(&server, fd) == -1 && errno != EMFILE)
-		tc_console_printf(stderr, "tcpchatd: connection refused: %s",
-		                  strerror(errno));
+	/* A refusal is told to the peer and logged by the session. */
+	(void)tc_session_start(&server, fd);
 	return 0;
 }
 
@@ -291,13 +290,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "tcpchatd: %s\n", err);
 		return 1;
 	}
-	fprintf(stderr, "tcpchatd: listening on %s\n", bound);
 	setup_server(&opts);
 	tc_trace_setup(opts.trace, trace_to_console);
 	if (start_console(&console_tid) == -1) {
 		fprintf(stderr, "tcpchatd: console: %s\n", strerror(errno));
 		return 1;
 	}
+	/* Last, so that whoever waits for this line finds us ready. */
+	tc_console_printf(stderr, "tcpchatd: listening on %s", bound);
 	accept_loop(lfd);
 	close(lfd); /* stop accepting before anything else */
 	tc_console_printf(stderr, "tcpchatd: shutting down");

@@ -1,0 +1,181 @@
+/* End-to-end: tcpchatd under shortage. Its limits are lowered from outside
+ * with prlimit(2) while it runs: out of descriptors it backs off and
+ * recovers; when a thread cannot be created, that one connection is
+ * refused with a notice and everyone else goes on. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char *const no_args[] = {NULL};
+
+/* Sets pid's soft limit, keeping the hard one. */
+static int
+set_soft_limit(pid_t pid, int resource, rlim_t soft)
+{
+	struct rlimit rl;
+
+	if (prlimit(pid, resource, NULL, &rl) == -1)
+		return -1;
+	rl.rlim_cur = soft;
+	return prlimit(pid, resource, &rl, NULL);
+}
+
+static long
+vm_size_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* Reads lines until one contains needle; 0, or what h_read_line failed
+ * with. */
+static int
+read_until(int fd, const char *needle)
+{
+	char line[512];
+	ssize_t n;
+
+	while ((n = h_read_line(fd, line, sizeof(line), H_TIMEOUT_MS)) >= 0)
+		if (strstr(line, needle) != NULL)
+			return 0;
+	return (int)n;
+}
+
+/* Connects and reads the welcome; returns the fd or -1. */
+static int
+join(int port)
+{
+	char line[512];
+	int fd = h_connect("127.0.0.1", port);
+
+	if (fd < 0)
+		return -1;
+	if (h_read_line(fd, line, sizeof(line), H_TIMEOUT_MS) < 0 ||
+	    strncmp(line, "* welcome", 9) != 0) {
+		h_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+START_TEST(test_out_of_descriptors_backs_off_and_recovers)
+{
+	enum { EXTRA = 6 };
+	struct h_proc srv;
+	size_t from = 0;
+	int base, held[EXTRA], waiting[EXTRA], i;
+
+	ck_assert_int_eq(h_server_start(&srv, no_args), 0);
+	base = h_count_fds(srv.pid);
+	ck_assert_int_gt(base, 0);
+	/* Room for exactly EXTRA client sockets. */
+	ck_assert_int_eq(
+	    set_soft_limit(srv.pid, RLIMIT_NOFILE, (rlim_t)(base + EXTRA)), 0);
+	for (i = 0; i < EXTRA; i++) {
+		held[i] = join(srv.port);
+		ck_assert_int_ge(held[i], 0);
+	}
+	/* These complete in the backlog, but accept() gets EMFILE. */
+	for (i = 0; i < EXTRA; i++) {
+		waiting[i] = h_connect("127.0.0.1", srv.port);
+		ck_assert_int_ge(waiting[i], 0);
+	}
+	ck_assert_int_eq(
+	    h_wait_output(&srv, 2, "backing off", &from, H_TIMEOUT_MS), 0);
+	/* Still serving the ones it has. */
+	ck_assert_int_eq(h_send(held[0], "still here\n"), 0);
+	ck_assert_int_eq(read_until(held[1], ": still here"), 0);
+	/* Free the descriptors: the waiting ones are served. */
+	for (i = 0; i < EXTRA; i++)
+		h_close(held[i]);
+	for (i = 0; i < EXTRA; i++)
+		ck_assert_int_eq(read_until(waiting[i], "* welcome"), 0);
+	ck_assert_int_eq(
+	    h_wait_output(&srv, 2, "accepting again", &from, H_TIMEOUT_MS), 0);
+	/* One line per episode: it logged, then waited, never spun. */
+	ck_assert_ptr_null(
+	    strstr(strstr(srv.err, "backing off") + 1, "backing off"));
+	for (i = 0; i < EXTRA; i++)
+		h_close(waiting[i]);
+	h_kill(&srv, SIGTERM);
+	ck_assert_int_eq(h_wait_exit(&srv, H_TIMEOUT_MS), 0);
+}
+END_TEST
+
+START_TEST(test_thread_failure_refuses_only_that_connection)
+{
+	struct h_proc srv;
+	size_t from = 0;
+	int a, b, refused, late;
+	long vm;
+
+	ck_assert_int_eq(h_server_start(&srv, no_args), 0);
+	a = join(srv.port);
+	b = join(srv.port);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	/* No address space left for another thread stack. */
+	vm = vm_size_kib(srv.pid);
+	ck_assert_int_gt(vm, 0);
+	ck_assert_int_eq(
+	    set_soft_limit(srv.pid, RLIMIT_AS, (rlim_t)(vm + 64) * 1024), 0);
+	refused = h_connect("127.0.0.1", srv.port);
+	ck_assert_int_ge(refused, 0);
+	ck_assert_int_eq(h_expect_line(refused,
+	                               "* error: server busy, try again later",
+	                               H_TIMEOUT_MS),
+	                 0);
+	ck_assert_int_eq(h_wait_eof(refused, H_TIMEOUT_MS), 0);
+	ck_assert_int_eq(
+	    h_wait_output(&srv, 2, "pthread_create", &from, H_TIMEOUT_MS), 0);
+	/* The others never noticed. */
+	ck_assert_int_eq(h_send(a, "unharmed\n"), 0);
+	ck_assert_int_eq(read_until(b, ": unharmed"), 0);
+	/* Room again: new connections are served. */
+	ck_assert_int_eq(
+	    set_soft_limit(srv.pid, RLIMIT_AS, (rlim_t)RLIM_INFINITY), 0);
+	late = join(srv.port);
+	ck_assert_int_ge(late, 0);
+	h_close(refused);
+	h_close(late);
+	h_close(a);
+	h_close(b);
+	h_kill(&srv, SIGTERM);
+	ck_assert_int_eq(h_wait_exit(&srv, H_TIMEOUT_MS), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("e2e_limits");
+	TCase *tc = tcase_create("shortage");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_out_of_descriptors_backs_off_and_recovers);
+	tcase_add_test(tc, test_thread_failure_refuses_only_that_connection);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
