@@ -30,7 +30,8 @@ struct tc_console_opts {
 	void *ctx;
 };
 
-/* Sets the console up; -1 with errno on failure (pipe). Before threads. */
+/* Sets the console up; -1 with errno on failure (pipe, memory). Before
+ * threads. */
 int tc_console_init(const struct tc_console_opts *opts);
 
 /* True when readline drives the terminal (built with it, and interactive). */

@@ -1,0 +1,630 @@
+/* console: the terminal of both programs (see console.h).
+ *
+ * With readline, only the console thread touches the terminal: other
+ * threads queue their lines and wake it through a pipe; it clears the
+ * input line, prints them and redraws prompt, text and cursor. Without
+ * readline (not a TTY, or not built with it) lines are written at once
+ * under a mutex and input is read as plain lines. No networking here. */
+#include "tcpchat/console.h"
+
+#include "tcpchat/linebuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef HAVE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+/* Plain input: one message may be this long before linebuf splits it. */
+#define PLAIN_MAX_LINE (64 * 1024)
+/* History entries kept in memory and in the file. */
+#define HISTORY_MAX 1000
+
+/* A line waiting for the console thread; text ends in '\n'. */
+struct pending {
+	struct pending *next;
+	FILE *stream;
+	char text[];
+};
+
+static struct {
+	struct tc_console_opts o;
+	int wake[2]; /* pipe: printf and stop -> console thread */
+	atomic_bool stop;
+	/* lock guards deferred, head and tailp, and serialises every direct
+	 * write to stdout/stderr by this module, so lines never interleave. */
+	pthread_mutex_t lock;
+	bool deferred; /* true: readline owns the screen, queue the lines */
+	struct pending *head, **tailp;
+	/* Console thread only from here on. */
+	bool input_on;
+	struct tc_linebuf lb; /* plain input */
+	char *line;           /* plain input: the line handed to on_line */
+	bool rl_active;       /* set up, not yet torn down */
+	bool rl_handler;      /* callback handler installed */
+	bool in_handler;      /* inside rl_line_cb */
+	bool rl_eof;          /* readline delivered end of input */
+	bool keep_raw;        /* refuse readline's deprep (see deprep_cb) */
+	int n_new_history;    /* lines added since the history was loaded */
+} con = {
+    .wake = {-1, -1},
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .tailp = &con.head,
+};
+
+static void
+write_one(const struct pending *p)
+{
+	/* stdout first: on one terminal, earlier lines must come first. */
+	if (p->stream != stdout)
+		fflush(stdout);
+	fputs(p->text, p->stream);
+	fflush(p->stream);
+}
+
+static struct pending *
+take_queue(void)
+{
+	struct pending *list;
+
+	list = con.head;
+	con.head = NULL;
+	con.tailp = &con.head;
+	return list;
+}
+
+static void
+write_list(struct pending *list)
+{
+	struct pending *next;
+
+	for (; list != NULL; list = next) {
+		next = list->next;
+		write_one(list);
+		free(list);
+	}
+}
+
+/* Readline is gone: print what is queued and write directly from now on. */
+static void
+go_direct(void)
+{
+	pthread_mutex_lock(&con.lock);
+	con.deferred = false;
+	write_list(take_queue());
+	pthread_mutex_unlock(&con.lock);
+}
+
+static void
+wake_console(void)
+{
+	int saved = errno;
+	ssize_t r = 0;
+
+	/* A full pipe already holds a wake-up: EAGAIN is fine. */
+	if (con.wake[1] >= 0)
+		r = write(con.wake[1], "", 1);
+	(void)r;
+	errno = saved;
+}
+
+static struct pending *format_line(FILE *stream, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static struct pending *
+format_line(FILE *stream, const char *fmt, va_list ap)
+{
+	struct pending *p;
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return NULL;
+	p = malloc(sizeof(*p) + (size_t)n + 2);
+	if (p == NULL)
+		return NULL;
+	vsnprintf(p->text, (size_t)n + 1, fmt, ap);
+	p->text[n] = '\n';
+	p->text[n + 1] = '\0';
+	p->stream = stream;
+	p->next = NULL;
+	return p;
+}
+
+void
+tc_console_printf(FILE *stream, const char *fmt, ...)
+{
+	struct pending *p;
+	va_list ap, ap2;
+	bool wake = false;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	p = format_line(stream, fmt, ap);
+	pthread_mutex_lock(&con.lock);
+	if (p == NULL) {
+		/* Out of memory: better a garbled prompt (and a long line
+		 * cut) than a lost line. */
+		char small[512];
+
+		vsnprintf(small, sizeof(small), fmt, ap2);
+		fputs(small, stream);
+		fputc('\n', stream);
+		fflush(stream);
+	} else if (con.deferred) {
+		*con.tailp = p;
+		con.tailp = &p->next;
+		wake = true;
+	} else {
+		write_one(p);
+		free(p);
+	}
+	pthread_mutex_unlock(&con.lock);
+	va_end(ap2);
+	va_end(ap);
+	if (wake)
+		wake_console();
+}
+
+static void
+drain_wake(void)
+{
+	char buf[256];
+
+	while (read(con.wake[0], buf, sizeof(buf)) > 0)
+		continue;
+}
+
+/* At end of input: on_eof may switch input off to keep the console
+ * printing until tc_console_stop(); otherwise tc_console_run() ends. */
+static int
+end_of_input(void)
+{
+	if (con.o.on_eof != NULL)
+		con.o.on_eof(con.o.ctx);
+	if (!con.input_on)
+		return 0;
+	con.input_on = false;
+	return 1;
+}
+
+/* on_line gets a NUL-terminated copy, as readline's lines are. */
+static void
+plain_line(const char *line, ssize_t len)
+{
+	memcpy(con.line, line, (size_t)len);
+	con.line[len] = '\0';
+	con.o.on_line(con.o.ctx, con.line, (size_t)len);
+}
+
+static void
+plain_deliver(bool at_eof)
+{
+	const char *line;
+	ssize_t len;
+
+	while (con.input_on && (len = tc_linebuf_next(&con.lb, &line)) >= 0)
+		plain_line(line, len);
+	while (at_eof && con.input_on &&
+	       (len = tc_linebuf_flush(&con.lb, &line)) >= 0)
+		plain_line(line, len);
+}
+
+/* Plain lines from stdin; 0 to go on, else what tc_console_run returns. */
+static int
+plain_input(void)
+{
+	static char buf[16384];
+	ssize_t n;
+
+	n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+	if (n == 0) {
+		plain_deliver(true);
+		return end_of_input();
+	}
+	if (tc_linebuf_feed(&con.lb, buf, (size_t)n) < 0)
+		return -1;
+	plain_deliver(false);
+	return 0;
+}
+
+#ifdef HAVE_READLINE
+static void
+history_add(const char *line)
+{
+	HIST_ENTRY *last = NULL;
+
+	if (!con.o.use_history || line[0] == '\0')
+		return;
+	if (history_length > 0)
+		last = history_get(history_base + history_length - 1);
+	/* Like HISTCONTROL=ignoredups: Up should not step through copies. */
+	if (last != NULL && strcmp(last->line, line) == 0)
+		return;
+	add_history(line);
+	con.n_new_history++;
+}
+
+static void
+history_load(void)
+{
+	int e;
+
+	using_history();
+	stifle_history(HISTORY_MAX);
+	con.n_new_history = 0;
+	if (!con.o.use_history || con.o.history_path == NULL)
+		return;
+	e = read_history(con.o.history_path);
+	if (e != 0 && e != ENOENT)
+		tc_console_printf(stderr, "%s: history %s: %s",
+		                  program_invocation_short_name,
+		                  con.o.history_path, strerror(e));
+}
+
+/* Appends only this session's lines, so that two clients running at once
+ * do not overwrite each other's; write_history() creates the file (0600)
+ * because append_history() will not. */
+static void
+history_save(void)
+{
+	const char *path = con.o.history_path;
+	int n = con.n_new_history, e;
+
+	if (!con.o.use_history || path == NULL || n == 0)
+		return;
+	if (n > history_length)
+		n = history_length;
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		e = write_history(path);
+	else
+		e = append_history(n, path);
+	if (e == 0)
+		e = history_truncate_file(path, HISTORY_MAX);
+	if (e != 0)
+		tc_console_printf(stderr, "%s: history %s: %s",
+		                  program_invocation_short_name, path,
+		                  strerror(e));
+	con.n_new_history = 0;
+}
+
+/* Readline restores the terminal on removal only outside the line
+ * callback; within it, its own restore came before the callback and
+ * deprep_cb refused it. So restore here, in every case (idempotent). */
+static void
+remove_handler(void)
+{
+	con.keep_raw = false;
+	rl_callback_handler_remove();
+	rl_deprep_terminal();
+	con.rl_handler = false;
+}
+
+static void
+rl_line_cb(char *line)
+{
+	con.in_handler = true;
+	if (line == NULL) {
+		/* Readline leaves the cursor after the prompt. */
+		remove_handler();
+		fputc('\n', rl_outstream);
+		fflush(rl_outstream);
+		con.rl_eof = true;
+	} else {
+		history_add(line);
+		con.o.on_line(con.o.ctx, line, strlen(line));
+		free(line);
+	}
+	con.in_handler = false;
+}
+
+/* Reads with read(2) so that an error (EIO once a pty is gone) becomes
+ * end of input instead of a spin on a stdin that polls readable forever. */
+static int
+rl_getc_cb(FILE *in)
+{
+	unsigned char c;
+	ssize_t n;
+
+	do
+		n = read(fileno(in), &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		return c;
+	con.rl_eof = true;
+	return EOF;
+}
+
+/* Readline restores the terminal before each accepted line goes to the
+ * handler and sets it up again after: keys typed in between would meet a
+ * cooked tty (echoed twice, a Ctrl-D taken as the tty's EOF and lost).
+ * So the terminal stays raw while readline reads; it is restored when the
+ * handler is really removed. */
+static void
+deprep_cb(void)
+{
+	if (!con.keep_raw)
+		rl_deprep_terminal();
+}
+
+static void
+rl_setup(void)
+{
+	rl_readline_name = "tcpchat";
+	rl_instream = stdin;
+	rl_outstream = stdout;
+	/* Signals are the caller's (signalfd); readline must not install
+	 * handlers in a threaded program, nor setenv LINES/COLUMNS. */
+	rl_catch_signals = 0;
+	rl_catch_sigwinch = 0;
+	rl_change_environment = 0;
+	rl_getc_function = rl_getc_cb;
+	rl_deprep_term_function = deprep_cb;
+	history_load();
+	/* Queue before the prompt appears: a line written directly after
+	 * it would land on the prompt line behind readline's back. */
+	pthread_mutex_lock(&con.lock);
+	con.deferred = true;
+	pthread_mutex_unlock(&con.lock);
+	con.rl_active = true;
+	con.rl_eof = false;
+	rl_callback_handler_install(con.o.prompt, rl_line_cb);
+	con.rl_handler = true;
+	/* A chat has nothing to complete: TAB is text. */
+	rl_bind_key('\t', rl_insert);
+}
+
+static void
+rl_teardown(void)
+{
+	if (!con.rl_active)
+		return;
+	con.rl_active = false;
+	if (con.rl_handler) {
+		/* Not in the line callback: the cursor is on the input line.
+		 * Drop an empty prompt; keep typed text and end its line. */
+		if (!con.in_handler && rl_end == 0) {
+			rl_clear_visible_line();
+		} else if (!con.in_handler) {
+			rl_point = rl_end;
+			rl_redisplay();
+			rl_crlf();
+		}
+		fflush(rl_outstream);
+		remove_handler();
+	}
+	history_save();
+	go_direct();
+}
+
+static void
+rl_print_pending(void)
+{
+	struct pending *list;
+
+	pthread_mutex_lock(&con.lock);
+	list = take_queue();
+	pthread_mutex_unlock(&con.lock);
+	if (list == NULL)
+		return;
+	if (!con.rl_handler) {
+		write_list(list);
+		return;
+	}
+	/* Clear prompt and text, print above, redraw them with the cursor
+	 * where it was: rl_line_buffer and rl_point are untouched. */
+	rl_clear_visible_line();
+	fflush(rl_outstream);
+	write_list(list);
+	rl_on_new_line();
+	rl_redisplay();
+}
+
+static int
+rl_input(void)
+{
+	con.keep_raw = true;
+	rl_callback_read_char();
+	con.keep_raw = false;
+	if (con.rl_eof) {
+		con.rl_eof = false;
+		return end_of_input();
+	}
+	return 0;
+}
+#endif /* HAVE_READLINE */
+
+static void
+print_pending(void)
+{
+#ifdef HAVE_READLINE
+	rl_print_pending();
+#endif
+}
+
+static int
+run_loop(int (*input)(void))
+{
+	struct pollfd pfd[3];
+	int r;
+
+	for (;;) {
+		if (atomic_load(&con.stop))
+			return 0;
+		pfd[0] = (struct pollfd){.fd = con.wake[0], .events = POLLIN};
+		/* poll() skips negative fds: input off, or no extra fd. */
+		pfd[1] = (struct pollfd){.fd = con.input_on ? STDIN_FILENO : -1,
+		                         .events = POLLIN};
+		pfd[2] =
+		    (struct pollfd){.fd = con.o.extra_fd, .events = POLLIN};
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (pfd[0].revents != 0) {
+			drain_wake();
+			print_pending();
+		}
+		if (pfd[2].revents != 0 && con.o.on_extra != NULL)
+			con.o.on_extra(con.o.ctx);
+		if (pfd[1].revents != 0 && con.input_on &&
+		    !atomic_load(&con.stop) && (r = input()) != 0)
+			return r;
+	}
+}
+
+int
+tc_console_init(const struct tc_console_opts *opts)
+{
+	con.line = malloc(PLAIN_MAX_LINE + 1);
+	if (con.line == NULL)
+		return -1;
+	if (pipe2(con.wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		free(con.line);
+		con.line = NULL;
+		return -1;
+	}
+	con.o = *opts;
+	if (con.o.prompt == NULL)
+		con.o.prompt = "";
+	atomic_store(&con.stop, false);
+	con.input_on = true;
+	tc_linebuf_init(&con.lb, PLAIN_MAX_LINE);
+	return 0;
+}
+
+bool
+tc_console_has_readline(void)
+{
+#ifdef HAVE_READLINE
+	return con.o.interactive;
+#else
+	return false;
+#endif
+}
+
+int
+tc_console_run(void)
+{
+	if (atomic_load(&con.stop))
+		return 0;
+#ifdef HAVE_READLINE
+	if (con.o.interactive) {
+		int rc, saved;
+
+		rl_setup();
+		rc = run_loop(rl_input);
+		saved = errno;
+		rl_teardown();
+		errno = saved;
+		return rc;
+	}
+#endif
+	return run_loop(plain_input);
+}
+
+void
+tc_console_stop(void)
+{
+	atomic_store(&con.stop, true);
+	wake_console();
+}
+
+void
+tc_console_input_off(void)
+{
+	con.input_on = false;
+#ifdef HAVE_READLINE
+	rl_teardown();
+#endif
+}
+
+void
+tc_console_cancel_line(void)
+{
+#ifdef HAVE_READLINE
+	if (!con.rl_handler || con.in_handler)
+		return;
+	/* Leave i-search or a half-typed key sequence first. */
+	rl_callback_sigcleanup();
+	rl_point = rl_end;
+	rl_redisplay();
+	fputs("^C", rl_outstream);
+	rl_crlf();
+	rl_on_new_line();
+	rl_replace_line("", 0);
+	rl_free_line_state();
+	/* Up starts again from the newest entry, as in a shell. */
+	using_history();
+	rl_redisplay();
+#endif
+}
+
+void
+tc_console_resize(void)
+{
+#ifdef HAVE_READLINE
+	if (con.rl_handler)
+		rl_resize_terminal();
+#endif
+}
+
+void
+tc_console_suspend(void)
+{
+#ifdef HAVE_READLINE
+	bool rl = con.rl_handler && !con.in_handler;
+
+	if (rl) {
+		fputs("^Z", rl_outstream);
+		rl_crlf();
+		fflush(rl_outstream);
+		rl_deprep_terminal();
+	}
+#endif
+	/* SIGSTOP, not SIGTSTP: the caller blocks SIGTSTP to get here. */
+	kill(getpid(), SIGSTOP);
+#ifdef HAVE_READLINE
+	if (rl) {
+		rl_prep_terminal(1);
+		rl_on_new_line();
+		rl_redisplay();
+	}
+#endif
+}
+
+void
+tc_console_fini(void)
+{
+	struct pending *list;
+
+	pthread_mutex_lock(&con.lock);
+	con.deferred = false;
+	list = take_queue();
+	pthread_mutex_unlock(&con.lock);
+	write_list(list);
+	tc_linebuf_fini(&con.lb);
+	free(con.line);
+	con.line = NULL;
+	if (con.wake[0] >= 0)
+		close(con.wake[0]);
+	if (con.wake[1] >= 0)
+		close(con.wake[1]);
+	con.wake[0] = con.wake[1] = -1;
+}
