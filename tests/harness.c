@@ -1,0 +1,1068 @@
+/* harness: runs real processes and raw sockets for the end-to-end tests.
+ *
+ * Every wait is a poll() with a deadline; while waiting, the output of every
+ * live child is drained into its buffer, so no child ever blocks on a full
+ * pipe while the test waits for something else. Children die with the test
+ * (PR_SET_PDEATHSIG, plus an atexit sweep). No Check calls here: helpers
+ * return failure and the tests assert in their own thread. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#define H_MAX_PROCS 32
+#define H_MAX_LINEBUFS 256
+
+/* Live children: the pointer for draining (valid while the test holds the
+ * struct), the pid apart so the exit sweep never touches a dead frame. */
+static struct h_proc *procs[H_MAX_PROCS];
+static pid_t proc_pids[H_MAX_PROCS];
+
+/* Per-fd line buffers; st_ino tells a reused fd number from the old one. */
+struct h_linebuf {
+	int fd; /* -1: free slot */
+	ino_t ino;
+	char *buf;
+	size_t len, cap;
+	int end; /* 0 open, -2 EOF seen, -3 error seen */
+	int err;
+};
+static struct h_linebuf linebufs[H_MAX_LINEBUFS];
+
+static void
+h_sweep(void)
+{
+	for (int i = 0; i < H_MAX_PROCS; i++) {
+		if (proc_pids[i] <= 0)
+			continue;
+		kill(proc_pids[i], SIGKILL);
+		waitpid(proc_pids[i], NULL, 0);
+		proc_pids[i] = 0;
+		procs[i] = NULL;
+	}
+}
+
+/* Before main: a peer closing on us must be an error return, not death. */
+__attribute__((constructor)) static void
+h_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < H_MAX_LINEBUFS; i++)
+		linebufs[i].fd = -1;
+	atexit(h_sweep);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+ms_left(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	if (left < 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static int
+buf_append(char **buf, size_t *len, size_t *cap, const char *src, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		char *nb;
+
+		while (*len + n + 1 > ncap)
+			ncap *= 2;
+		nb = realloc(*buf, ncap);
+		if (nb == NULL)
+			return -1;
+		*buf = nb;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, src, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Reads what is there from one of p's output fds without blocking; closes
+ * it at EOF (a pty master reports the child's end as EIO). */
+static void
+drain_fd(struct h_proc *p, int stream)
+{
+	int *fdp = stream == 1 ? &p->out_fd : &p->err_fd;
+	char tmp[65536];
+	ssize_t n;
+
+	for (int i = 0; i < 64 && *fdp >= 0; i++) {
+		n = read(*fdp, tmp, sizeof(tmp));
+		if (n > 0) {
+			if (stream == 1)
+				buf_append(&p->out, &p->out_len, &p->out_cap,
+				           tmp, (size_t)n);
+			else
+				buf_append(&p->err, &p->err_len, &p->err_cap,
+				           tmp, (size_t)n);
+			continue;
+		}
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* EOF or error: this stream is finished. */
+		if (p->pty && stream == 1)
+			p->in_fd = -1;
+		close(*fdp);
+		*fdp = -1;
+		return;
+	}
+}
+
+/* Waits until one of extra[] is ready or the deadline, draining every live
+ * child's output meanwhile. Returns 1 when extra[] has events, 0 when only
+ * child output arrived, -1 at the deadline. */
+static int
+pump(struct pollfd *extra, nfds_t n_extra, int64_t deadline)
+{
+	struct pollfd pfd[4 + 2 * H_MAX_PROCS];
+	struct h_proc *owner[4 + 2 * H_MAX_PROCS];
+	nfds_t n = 0;
+	int r;
+
+	for (nfds_t i = 0; i < n_extra && i < 4; i++) {
+		pfd[n] = extra[i];
+		pfd[n].revents = 0;
+		owner[n++] = NULL;
+	}
+	for (int i = 0; i < H_MAX_PROCS; i++) {
+		if (procs[i] == NULL)
+			continue;
+		if (procs[i]->out_fd >= 0) {
+			pfd[n] = (struct pollfd){procs[i]->out_fd, POLLIN, 0};
+			owner[n++] = procs[i];
+		}
+		if (procs[i]->err_fd >= 0) {
+			pfd[n] = (struct pollfd){procs[i]->err_fd, POLLIN, 0};
+			owner[n++] = procs[i];
+		}
+	}
+	r = poll(pfd, n, ms_left(deadline));
+	if (r < 0 && errno != EINTR)
+		return -1;
+	if (r <= 0)
+		return now_ms() >= deadline ? -1 : 0;
+	r = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		if (owner[i] == NULL) {
+			extra[i].revents = pfd[i].revents;
+			r = 1;
+		} else {
+			drain_fd(owner[i],
+			         pfd[i].fd == owner[i]->out_fd ? 1 : 2);
+		}
+	}
+	return r;
+}
+
+static int
+proc_register(struct h_proc *p)
+{
+	for (int i = 0; i < H_MAX_PROCS; i++) {
+		if (procs[i] == NULL && proc_pids[i] <= 0) {
+			procs[i] = p;
+			proc_pids[i] = p->pid;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+proc_unregister(struct h_proc *p)
+{
+	for (int i = 0; i < H_MAX_PROCS; i++) {
+		if (procs[i] == p) {
+			procs[i] = NULL;
+			proc_pids[i] = 0;
+		}
+	}
+}
+
+static void
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* In the child: die with the test, default signals, exec. Never returns. */
+static void
+child_exec(pid_t parent, const char *path, const char *const *argv, bool search)
+{
+	sigset_t all;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	/* An ignored SIGPIPE would survive exec and change nc's behaviour. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	if (search)
+		execvp(path, (char *const *)argv);
+	else
+		execv(path, (char *const *)argv);
+	dprintf(2, "harness: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+static void
+proc_reset(struct h_proc *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	p->in_fd = p->out_fd = p->err_fd = -1;
+}
+
+static void
+close_pipes(int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Starts path with stdio pipes (in[0],out[1],err[1] go to the child). */
+static int
+spawn_pipes(struct h_proc *p, const char *path, const char *const *argv,
+            bool search)
+{
+	int fds[6] = {-1, -1, -1, -1, -1, -1}; /* in, out, err pairs */
+	pid_t parent = getpid();
+
+	proc_reset(p);
+	if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 ||
+	    pipe2(fds + 4, O_CLOEXEC) < 0)
+		goto fail;
+	p->pid = fork();
+	if (p->pid < 0)
+		goto fail;
+	if (p->pid == 0) {
+		if (dup2(fds[0], 0) < 0 || dup2(fds[3], 1) < 0 ||
+		    dup2(fds[5], 2) < 0)
+			_exit(127);
+		child_exec(parent, path, argv, search);
+	}
+	p->in_fd = fds[1];
+	p->out_fd = fds[2];
+	p->err_fd = fds[4];
+	fds[1] = fds[2] = fds[4] = -1;
+	close_pipes(fds, 6);
+	set_nonblock(p->in_fd);
+	set_nonblock(p->out_fd);
+	set_nonblock(p->err_fd);
+	return proc_register(p);
+fail:
+	close_pipes(fds, 6);
+	p->pid = -1;
+	return -1;
+}
+
+/* Starts path on a new 80x24 pseudo-terminal, stderr a pipe. */
+static int
+spawn_pty(struct h_proc *p, const char *path, const char *const *argv)
+{
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	int errp[2], master = -1;
+	pid_t parent = getpid();
+
+	proc_reset(p);
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return -1;
+	p->pid = forkpty(&master, NULL, NULL, &ws);
+	if (p->pid < 0) {
+		close_pipes(errp, 2);
+		return -1;
+	}
+	if (p->pid == 0) {
+		if (dup2(errp[1], 2) < 0)
+			_exit(127);
+		/* readline needs some terminal type; keep the caller's. */
+		setenv("TERM", "xterm", 0);
+		child_exec(parent, path, argv, false);
+	}
+	close(errp[1]);
+	p->pty = true;
+	p->in_fd = p->out_fd = master;
+	p->err_fd = errp[0];
+	set_nonblock(master);
+	set_nonblock(p->err_fd);
+	return proc_register(p);
+}
+
+static const char *
+env_path(const char *var)
+{
+	const char *s = getenv(var);
+
+	if (s == NULL || *s == '\0') {
+		fprintf(stderr,
+		        "harness: $%s is not set (run via meson test)\n", var);
+		return NULL;
+	}
+	return s;
+}
+
+/* Builds {path, pre..., args..., NULL} into out (at most max entries). */
+static int
+build_argv(const char **out, size_t max, const char *path,
+           const char *const *pre, const char *const *args)
+{
+	size_t n = 0;
+
+	out[n++] = path;
+	for (size_t i = 0; pre && pre[i]; i++) {
+		if (n + 1 >= max)
+			return -1;
+		out[n++] = pre[i];
+	}
+	for (size_t i = 0; args && args[i]; i++) {
+		if (n + 1 >= max)
+			return -1;
+		out[n++] = args[i];
+	}
+	out[n] = NULL;
+	return 0;
+}
+
+/* Parses PORT from "...:PORT\n" at the end of the listening line. */
+static int
+parse_listen_port(const char *line)
+{
+	const char *nl = strchr(line, '\n');
+	const char *colon = NULL;
+	long port;
+	char *end;
+
+	for (const char *c = line; c < nl; c++)
+		if (*c == ':')
+			colon = c;
+	if (nl == NULL || colon == NULL)
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (end != nl || port <= 0 || port > 65535)
+		return -1;
+	return (int)port;
+}
+
+int
+h_server_start(struct h_proc *p, const char *const *args)
+{
+	static const char *const pre[] = {"-p", "0", NULL};
+	static const char prefix[] = "tcpchatd: listening on ";
+	const char *argv[64];
+	const char *path = env_path("TCPCHATD");
+	size_t from = 0, line_at;
+
+	if (path == NULL || build_argv(argv, 64, path, pre, args) < 0)
+		return -1;
+	if (spawn_pipes(p, path, argv, false) < 0)
+		return -1;
+	if (h_wait_output(p, 2, prefix, &from, H_TIMEOUT_MS) < 0)
+		goto fail;
+	line_at = from - strlen(prefix);
+	if (h_wait_output(p, 2, "\n", &from, H_TIMEOUT_MS) < 0)
+		goto fail;
+	p->port = parse_listen_port(p->err + line_at);
+	if (p->port < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "harness: tcpchatd did not start; its stderr:\n%s\n",
+	        p->err ? p->err : "");
+	h_wait_exit(p, 0);
+	return -1;
+}
+
+int
+h_client_start(struct h_proc *p, bool pty, const char *const *args)
+{
+	const char *argv[64];
+	const char *path = env_path("TCPCHAT");
+
+	if (path == NULL || build_argv(argv, 64, path, NULL, args) < 0)
+		return -1;
+	if (pty)
+		return spawn_pty(p, path, argv);
+	return spawn_pipes(p, path, argv, false);
+}
+
+int
+h_spawn(struct h_proc *p, const char *const *argv)
+{
+	return spawn_pipes(p, argv[0], argv, true);
+}
+
+int
+h_wait_output(struct h_proc *p, int stream, const char *needle, size_t *from,
+              int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t start = from ? *from : 0;
+
+	for (;;) {
+		const char *buf = stream == 1 ? p->out : p->err;
+		size_t len = stream == 1 ? p->out_len : p->err_len;
+		int fd = stream == 1 ? p->out_fd : p->err_fd;
+		const char *hit = NULL;
+
+		if (buf != NULL && start <= len)
+			hit = strstr(buf + start, needle);
+		if (hit != NULL) {
+			if (from)
+				*from = (size_t)(hit - buf) + strlen(needle);
+			return 0;
+		}
+		if (fd < 0 || pump(NULL, 0, deadline) < 0)
+			return -1;
+	}
+}
+
+/* True when the line [line, end) contains every string of subs. */
+static bool
+line_has_all(const char *line, const char *end, const char *const *subs)
+{
+	for (size_t i = 0; subs[i]; i++) {
+		const char *hit = memmem(line, (size_t)(end - line), subs[i],
+		                         strlen(subs[i]));
+
+		if (hit == NULL)
+			return false;
+	}
+	return true;
+}
+
+int
+h_wait_output_line(struct h_proc *p, int stream, const char *const *subs,
+                   size_t *from, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t at = from ? *from : 0;
+
+	for (;;) {
+		const char *buf = stream == 1 ? p->out : p->err;
+		size_t len = stream == 1 ? p->out_len : p->err_len;
+		int fd = stream == 1 ? p->out_fd : p->err_fd;
+		const char *nl;
+
+		while (buf != NULL && at < len &&
+		       (nl = memchr(buf + at, '\n', len - at)) != NULL) {
+			if (line_has_all(buf + at, nl, subs)) {
+				if (from)
+					*from = (size_t)(nl - buf) + 1;
+				return 0;
+			}
+			at = (size_t)(nl - buf) + 1;
+		}
+		if (fd < 0 || pump(NULL, 0, deadline) < 0)
+			return -1;
+	}
+}
+
+int
+h_wait_stream_eof(struct h_proc *p, int stream, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	while ((stream == 1 ? p->out_fd : p->err_fd) >= 0)
+		if (pump(NULL, 0, deadline) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+write_all_fd(int fd, const char *s, size_t len, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	while (len > 0) {
+		struct pollfd pfd = {fd, POLLOUT, 0};
+		ssize_t n = write(fd, s, len);
+
+		if (n > 0) {
+			s += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (pump(&pfd, 1, deadline) < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+h_write(struct h_proc *p, const char *s)
+{
+	if (p->in_fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	return write_all_fd(p->in_fd, s, strlen(s), H_TIMEOUT_MS);
+}
+
+void
+h_close_stdin(struct h_proc *p)
+{
+	if (p->in_fd < 0)
+		return;
+	if (p->pty) {
+		/* The master is also its stdout: end input the way a user
+		 * does, with the terminal's EOF character. */
+		(void)write_all_fd(p->in_fd, "\x04", 1, H_TIMEOUT_MS);
+		return;
+	}
+	close(p->in_fd);
+	p->in_fd = -1;
+}
+
+void
+h_kill(struct h_proc *p, int sig)
+{
+	if (p->pid > 0)
+		kill(p->pid, sig);
+}
+
+static int
+status_code(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+/* Waits for p's exit within deadline; the pidfd makes it a poll. Returns
+ * the raw status in *st, or -1 at the deadline. */
+static int
+reap_until(struct h_proc *p, int64_t deadline, int *st)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	int ret = -1;
+
+	for (;;) {
+		struct pollfd pfd = {pidfd, POLLIN, 0};
+		pid_t r = waitpid(p->pid, st, WNOHANG);
+
+		if (r == p->pid || (r < 0 && errno == ECHILD)) {
+			ret = r == p->pid ? 0 : -1;
+			break;
+		}
+		if (now_ms() >= deadline)
+			break;
+		if (pidfd >= 0) {
+			pump(&pfd, 1, deadline);
+		} else {
+			/* No pidfd (old kernel): a short bounded poll. */
+			int64_t step = now_ms() + 5;
+
+			pump(NULL, 0, step < deadline ? step : deadline);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return ret;
+}
+
+static void
+proc_release(struct h_proc *p)
+{
+	drain_fd(p, 1);
+	drain_fd(p, 2);
+	proc_unregister(p);
+	if (p->in_fd >= 0 && p->in_fd != p->out_fd)
+		close(p->in_fd);
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	if (p->err_fd >= 0)
+		close(p->err_fd);
+	free(p->out);
+	free(p->err);
+	proc_reset(p);
+}
+
+int
+h_wait_exit(struct h_proc *p, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int st = 0, code;
+
+	if (p->pid <= 0)
+		return -1;
+	if (reap_until(p, deadline, &st) == 0) {
+		code = status_code(st);
+	} else {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		code = -1;
+	}
+	proc_release(p);
+	return code;
+}
+
+bool
+h_running(struct h_proc *p)
+{
+	siginfo_t si;
+
+	if (p->pid <= 0)
+		return false;
+	memset(&si, 0, sizeof(si));
+	/* WNOWAIT: look without reaping, so h_wait_exit still sees it. */
+	if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return false;
+	return si.si_pid == 0;
+}
+
+/* The line buffer of fd, reset when fd now names another file. */
+static struct h_linebuf *
+linebuf_of(int fd)
+{
+	struct h_linebuf *free_slot = NULL;
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return NULL;
+	for (int i = 0; i < H_MAX_LINEBUFS; i++) {
+		struct h_linebuf *lb = &linebufs[i];
+
+		if (lb->fd == fd) {
+			if (lb->ino != sb.st_ino) {
+				lb->len = 0;
+				lb->end = 0;
+				lb->ino = sb.st_ino;
+			}
+			return lb;
+		}
+		if (lb->fd < 0 && free_slot == NULL)
+			free_slot = lb;
+	}
+	if (free_slot == NULL)
+		return NULL;
+	free_slot->fd = fd;
+	free_slot->ino = sb.st_ino;
+	free_slot->len = 0;
+	free_slot->end = 0;
+	return free_slot;
+}
+
+static void
+linebuf_forget(int fd)
+{
+	for (int i = 0; i < H_MAX_LINEBUFS; i++) {
+		if (linebufs[i].fd == fd) {
+			free(linebufs[i].buf);
+			memset(&linebufs[i], 0, sizeof(linebufs[i]));
+			linebufs[i].fd = -1;
+		}
+	}
+}
+
+/* One non-blocking read into lb after poll said fd is ready. */
+static void
+linebuf_fill(struct h_linebuf *lb)
+{
+	char tmp[65536];
+	ssize_t n = recv(lb->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+
+	if (n < 0 && errno == ENOTSOCK)
+		n = read(lb->fd, tmp, sizeof(tmp));
+	if (n > 0) {
+		buf_append(&lb->buf, &lb->len, &lb->cap, tmp, (size_t)n);
+	} else if (n == 0) {
+		lb->end = -2;
+	} else if (errno != EAGAIN && errno != EINTR) {
+		lb->end = -3;
+		lb->err = errno;
+	}
+}
+
+/* Polls fd (draining children meanwhile) and reads once. -1 at deadline. */
+static int
+linebuf_wait(struct h_linebuf *lb, int64_t deadline)
+{
+	struct pollfd pfd = {lb->fd, POLLIN, 0};
+	int r = pump(&pfd, 1, deadline);
+
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		linebuf_fill(lb);
+	return 0;
+}
+
+ssize_t
+h_read_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct h_linebuf *lb = linebuf_of(fd);
+
+	if (lb == NULL)
+		return -3;
+	for (;;) {
+		char *nl = lb->len ? memchr(lb->buf, '\n', lb->len) : NULL;
+
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - lb->buf);
+			size_t c = n < len - 1 ? n : len - 1;
+
+			memcpy(buf, lb->buf, c);
+			buf[c] = '\0';
+			lb->len -= n + 1;
+			memmove(lb->buf, nl + 1, lb->len);
+			return (ssize_t)n;
+		}
+		if (lb->end != 0) {
+			errno = lb->err;
+			return lb->end;
+		}
+		if (linebuf_wait(lb, deadline) < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+}
+
+const char *
+h_result_str(ssize_t r)
+{
+	if (r >= 0)
+		return "a line";
+	if (r == -1)
+		return "timeout";
+	if (r == -2)
+		return "EOF";
+	return "reset/error";
+}
+
+int
+h_expect_line(int fd, const char *line, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char buf[8192];
+	ssize_t r;
+
+	for (;;) {
+		r = h_read_line(fd, buf, sizeof(buf), ms_left(deadline));
+		if (r < 0)
+			break;
+		if (strcmp(buf, line) == 0)
+			return 0;
+		fprintf(stderr,
+		        "harness: fd %d: skipped '%s' waiting for '%s'\n", fd,
+		        buf, line);
+	}
+	fprintf(stderr, "harness: fd %d: %s waiting for '%s'\n", fd,
+	        h_result_str(r), line);
+	return (int)r;
+}
+
+int
+h_wait_eof(int fd, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct h_linebuf *lb = linebuf_of(fd);
+
+	if (lb == NULL)
+		return -3;
+	for (;;) {
+		lb->len = 0; /* data before the end is not the question */
+		if (lb->end == -2)
+			return 0;
+		if (lb->end == -3) {
+			errno = lb->err;
+			return -3;
+		}
+		if (linebuf_wait(lb, deadline) < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+}
+
+void
+h_close(int fd)
+{
+	if (fd < 0)
+		return;
+	linebuf_forget(fd);
+	close(fd);
+}
+
+int
+h_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		return -1;
+	h_close(fd);
+	return 0;
+}
+
+int
+h_send_buf(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	const char *s = buf;
+
+	while (len > 0) {
+		struct pollfd pfd = {fd, POLLOUT, 0};
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			s += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (pump(&pfd, 1, deadline) < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+h_send(int fd, const char *s)
+{
+	return h_send_buf(fd, s, strlen(s), H_TIMEOUT_MS);
+}
+
+static int
+fill_addr(const char *host, int port, struct sockaddr_storage *ss,
+          socklen_t *sl)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*sl = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(*in6);
+		return 0;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* Completes a non-blocking connect within the deadline. */
+static int
+connect_wait(int fd, int64_t deadline)
+{
+	struct pollfd pfd = {fd, POLLOUT, 0};
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	while (pump(&pfd, 1, deadline) == 0)
+		pfd.revents = 0;
+	if (pfd.revents == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int
+h_connect_opt(const char *host, int port, int rcvbuf)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, fl, saved;
+
+	if (fill_addr(host, port, &ss, &sl) < 0)
+		return -1;
+	fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
+	    (errno != EINPROGRESS ||
+	     connect_wait(fd, now_ms() + H_TIMEOUT_MS) < 0))
+		goto fail;
+	/* Blocking again: tests may use plain recv()/send() on it. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		goto fail;
+	linebuf_forget(fd);
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+h_connect(const char *host, int port)
+{
+	return h_connect_opt(host, port, 0);
+}
+
+int
+h_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int
+h_count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+int
+h_count_threads(pid_t pid)
+{
+	char path[64], line[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+int
+h_wait_counts(pid_t pid, int fds, int threads, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms, step;
+
+	for (;;) {
+		if (h_count_fds(pid) == fds && h_count_threads(pid) == threads)
+			return 0;
+		if (now_ms() >= deadline)
+			return -1;
+		/* /proc cannot be polled: look again in a few ms, draining
+		 * the children meanwhile; bounded by the deadline. */
+		step = now_ms() + 5;
+		pump(NULL, 0, step < deadline ? step : deadline);
+	}
+}
+
+bool
+h_have_ipv6(void)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	a.sin6_addr = in6addr_loopback;
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+bool
+h_have_program(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (path == NULL)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name);
+		if (access(buf, X_OK) == 0)
+			return true;
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	return false;
+}
