@@ -43,8 +43,9 @@
 
 /* The accept loop's wake-ups: signals, and /quit from the console. */
 struct server_events {
-	int signal_fd;
-	int quit_fd; /* eventfd the console thread writes on /quit */
+	int signal_fd;  /* SIGINT, SIGTERM, SIGHUP: shut down */
+	int quit_fd;    /* eventfd the console thread writes on /quit */
+	int console_fd; /* SIGWINCH, SIGTSTP: the console thread's */
 };
 
 static struct tc_server server;
@@ -63,6 +64,21 @@ console_line(void *ctx, const char *line, size_t len)
 
 	if (tc_operator_line(&server, line, len) == TC_OPERATOR_QUIT)
 		(void)write(events.quit_fd, &one, sizeof(one));
+}
+
+/* Window size and Ctrl-Z, read on the console thread (readline's own
+ * signal handlers are off: only that thread may touch readline). */
+static void
+console_signal(void *ctx)
+{
+	struct signalfd_siginfo si;
+
+	if (read(events.console_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGWINCH)
+		tc_console_resize();
+	else if (si.ssi_signo == SIGTSTP)
+		tc_console_suspend();
 }
 
 static void
@@ -109,6 +125,14 @@ setup_signals(void)
 		return -1;
 	events.signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (events.signal_fd == -1)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGTSTP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	events.console_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (events.console_fd == -1)
 		return -1;
 	events.quit_fd = eventfd(0, EFD_CLOEXEC);
 	return events.quit_fd == -1 ? -1 : 0;
@@ -171,7 +195,8 @@ start_console(pthread_t *tid)
 	    .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
 	    .on_line = console_line,
 	    .on_eof = console_eof,
-	    .extra_fd = -1,
+	    .extra_fd = events.console_fd,
+	    .on_extra = console_signal,
 	};
 	int rc;
 
@@ -315,5 +340,6 @@ main(int argc, char **argv)
 	tc_server_fini(&server);
 	close(events.signal_fd);
 	close(events.quit_fd);
+	close(events.console_fd);
 	return 0;
 }
