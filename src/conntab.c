@@ -296,9 +296,10 @@ tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs)
 static void
 conn_abort_locked(struct tc_conn *c)
 {
+	/* Mark first: the reader, woken by the shutdown, must see why. */
+	tc_outq_mark(c->q, TC_OUTQ_ABORT);
 	if (c->fd >= 0)
 		(void)shutdown(c->fd, SHUT_RDWR);
-	tc_outq_mark(c->q, TC_OUTQ_ABORT);
 }
 
 /* Pushes m to c; on overflow cuts c off (a slow peer never slows the
@@ -497,7 +498,8 @@ tc_conntab_snapshot(struct tc_conntab *tab, struct tc_conn_info *out,
 		}
 	}
 	pthread_mutex_unlock(&tab->lock);
-	qsort(out, k, sizeof(*out), info_cmp);
+	if (k > 1)
+		qsort(out, k, sizeof(*out), info_cmp);
 	return total;
 }
 
