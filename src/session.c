@@ -494,7 +494,6 @@ reader_main(void *arg)
 {
 	struct tc_session *s = arg;
 
-	greet(s);
 	if (receive_until_end(s)) {
 		/* SHUT_RD only now, after the FIN: see SPEC section 4. */
 		shutdown(s->fd, SHUT_RD);
@@ -756,7 +755,7 @@ abandon(struct tc_session *s, int err, bool writer_runs)
 	struct tc_msg *m;
 
 	record_error(s, err);
-	tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_CLOSING);
+	announce_abnormal_end(s); /* its join was announced already */
 	if (writer_runs) {
 		/* The writer sends the notice, closes, and frees. */
 		m = tc_msg_new(busy, sizeof(busy) - 1);
@@ -807,6 +806,9 @@ tc_session_start(struct tc_server *srv, int fd)
 	}
 	s->id = tc_conn_id(s->conn);
 	tc_trace_conn_init(&s->trace, fd, s->id);
+	/* Announced here, on the acceptor thread, so that nobody who joins
+	 * after us (and was counted in our welcome) hears it. */
+	greet(s);
 	if (srv->verbose)
 		tc_console_printf(stdout, "* connection %u from %s", s->id,
 		                  peer);
