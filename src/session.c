@@ -463,6 +463,10 @@ receive_until_end(struct tc_session *s)
 				begin_half_close(s, "exit");
 				if (drain_to_fin(s, buf, sizeof(buf)))
 					tc_trace(&s->trace, "received FIN");
+				else
+					tc_trace(
+					    &s->trace,
+					    "no FIN from the peer in time");
 				return true;
 			}
 		} else if (n == 0) {
@@ -597,13 +601,26 @@ linger_after_half_close(struct tc_session *s)
 	return pump(s, TC_OUTQ_CLOSED, 0);
 }
 
+/* shutdown(SHUT_WR): our FIN, unless the connection is already gone (a
+ * reset): then say so, the trace must not claim a FIN that never left. */
+static void
+send_fin(struct tc_session *s, const char *who)
+{
+	if (shutdown(s->fd, SHUT_WR) == 0) {
+		tc_trace(&s->trace, "%sshutdown(SHUT_WR), FIN sent", who);
+		return;
+	}
+	record_error(s, errno);
+	tc_trace(&s->trace, "%sshutdown(SHUT_WR) failed, no FIN: %s", who,
+	         strerror(errno));
+}
+
 /* Sends our FIN and waits for the peer's, at most drain_ns; past that,
  * wakes the reader with SHUT_RD (never close: it may be in recv()). */
 static void
 close_from_server(struct tc_session *s)
 {
-	shutdown(s->fd, SHUT_WR);
-	tc_trace(&s->trace, "server closes: shutdown(SHUT_WR), FIN sent");
+	send_fin(s, "server closes: ");
 	if (!wait_reader(s, tc_now_ns() + s->srv->drain_ns)) {
 		tc_trace(&s->trace, "no FIN from the peer in time");
 		shutdown(s->fd, SHUT_RD);
@@ -658,8 +675,7 @@ writer_main(void *arg)
 		close_from_server(s);
 	} else {
 		wait_reader(s, 0);
-		shutdown(s->fd, SHUT_WR);
-		tc_trace(&s->trace, "shutdown(SHUT_WR), FIN sent");
+		send_fin(s, "");
 	}
 	log_closed(s);
 	tc_trace(&s->trace, "close()");
