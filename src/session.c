@@ -26,8 +26,9 @@
 #include "tcpchat/trace.h"
 
 #define RECV_CHUNK 8192
-#define WRITE_BATCH 64 /* messages per writev */
-#define TC_CROWD 100   /* joins and leaves are announced up to this many */
+#define WRITE_BATCH 64    /* messages per writev */
+#define RELAY_BATCH 16384 /* chat bytes per broadcast message, at most */
+#define TC_CROWD 100      /* joins and leaves are announced up to this many */
 
 struct tc_session {
 	struct tc_server *srv;
@@ -44,8 +45,12 @@ struct tc_session {
 	atomic_int first_errno;
 	atomic_int refs;      /* reader and writer: the last one frees */
 	struct tc_linebuf lb; /* reader only */
-	char *fmt_buf;        /* reader only: room to format one message */
-	size_t fmt_cap;
+	/* Reader only: chat lines formatted and not yet broadcast. */
+	char *relay;
+	size_t relay_len, relay_cap;
+	/* Reader only: our name as in the table, which only this thread
+	 * changes (/nick); saves taking the table lock for every line. */
+	char name[TC_NAME_MAX];
 };
 
 int
@@ -113,7 +118,7 @@ session_unref(struct tc_session *s)
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	tc_linebuf_fini(&s->lb);
-	free(s->fmt_buf);
+	free(s->relay);
 	tc_outq_free(s->q);
 	free(s);
 	live_add(srv, -1);
@@ -205,42 +210,57 @@ escape(const char *src, size_t len, char *buf, size_t cap)
 /* ---- the reader ---- */
 
 static int
-grow_fmt_buf(struct tc_session *s, size_t need)
+grow_relay(struct tc_session *s, size_t need)
 {
 	char *p;
 
-	if (need <= s->fmt_cap)
+	if (need <= s->relay_cap)
 		return 0;
-	p = realloc(s->fmt_buf, need);
+	p = realloc(s->relay, need);
 	if (p == NULL)
 		return -1;
-	s->fmt_buf = p;
-	s->fmt_cap = need;
+	s->relay = p;
+	s->relay_cap = need;
 	return 0;
 }
 
-/* Relays one chat line: formatted and escaped once, shared by every queue. */
+/* Broadcasts the pending chat lines as one message: one push and one
+ * wake-up per peer for a whole recv() worth of lines, not one per line. */
 static void
-relay_text(struct tc_session *s, const char *text, size_t len)
+flush_relay(struct tc_session *s)
 {
-	char name[TC_NAME_MAX];
 	struct tc_msg *m;
-	size_t n, name_len;
 
-	if (len == 0)
-		return; /* an empty line says nothing: not relayed */
-	my_name(s, name);
-	name_len = strlen(name);
-	if (grow_fmt_buf(s, tc_proto_msg_bound(name_len, len)) == -1)
+	if (s->relay_len == 0)
 		return;
-	n = tc_proto_format_msg(s->fmt_buf, name, name_len, text, len);
-	if (!s->srv->quiet)
-		tc_console_printf(stdout, "%.*s", (int)(n - 1), s->fmt_buf);
-	m = tc_msg_new(s->fmt_buf, n);
+	m = tc_msg_new(s->relay, s->relay_len);
+	s->relay_len = 0;
 	if (m == NULL)
 		return;
 	tc_conntab_broadcast(s->srv->tab, s->conn, m);
 	tc_msg_unref(m);
+}
+
+/* Formats one chat line (escaped) into the pending batch, which goes out at
+ * the end of the received chunk, before any command, or when it is big. */
+static void
+relay_text(struct tc_session *s, const char *text, size_t len)
+{
+	size_t name_len = strlen(s->name), n;
+	char *line;
+
+	if (len == 0)
+		return; /* an empty line says nothing: not relayed */
+	if (grow_relay(s, s->relay_len + tc_proto_msg_bound(name_len, len)) ==
+	    -1)
+		return;
+	line = s->relay + s->relay_len;
+	n = tc_proto_format_msg(line, s->name, name_len, text, len);
+	if (!s->srv->quiet)
+		tc_console_printf(stdout, "%.*s", (int)(n - 1), line);
+	s->relay_len += n;
+	if (s->relay_len >= RELAY_BATCH)
+		flush_relay(s);
 }
 
 static void
@@ -261,6 +281,7 @@ do_nick(struct tc_session *s, const char *arg, size_t len)
 		notice_self(s, "error: nick '%s' is in use", name);
 		return;
 	}
+	memcpy(s->name, name, sizeof(s->name));
 	notice_self(s, "you are now %s", name);
 	notice_others(s, NOTICE_CHAT, "%s is now %s", old, name);
 }
@@ -314,6 +335,8 @@ handle_line(struct tc_session *s, const char *line, size_t len)
 
 	tc_conn_count_in(s->conn, len, 1);
 	tc_proto_parse(line, len, &cmd);
+	if (cmd.kind != TC_CMD_TEXT)
+		flush_relay(s); /* what was said before a command goes first */
 	if (cmd.kind == TC_CMD_EXIT)
 		return true;
 	/* Being closed by the server (/kick, shutdown): read, never act. */
@@ -359,6 +382,7 @@ take_lines(struct tc_session *s, const char *buf, size_t n, bool at_eof)
 	while (at_eof && (len = tc_linebuf_flush(&s->lb, &line)) >= 0)
 		if (handle_line(s, line, (size_t)len))
 			return true;
+	flush_relay(s);
 	return false;
 }
 
@@ -821,6 +845,7 @@ tc_session_start(struct tc_server *srv, int fd)
 		return -1;
 	}
 	s->id = tc_conn_id(s->conn);
+	snprintf(s->name, sizeof(s->name), "%s", peer);
 	tc_trace_conn_init(&s->trace, fd, s->id);
 	/* Announced here, on the acceptor thread, so that nobody who joins
 	 * after us (and was counted in our welcome) hears it. */

@@ -564,6 +564,27 @@ START_TEST(test_lines_after_nick_carry_new_name)
 }
 END_TEST
 
+START_TEST(test_lines_and_commands_in_one_write_keep_their_order)
+{
+	struct room r;
+	char *old;
+
+	room_start(&r, NULL);
+	room_join(&r, "127.0.0.1");
+	room_join(&r, "127.0.0.1");
+	old = strdup(r.c[0].name);
+	/* Chat lines of one read are relayed as one batch: a command in
+	 * between must still come between them. */
+	say(&r, 0, "one\ntwo\n/nick carol\nthree\n");
+	EXPECT_NEXT(r.c[1].fd, S("%s: one", old));
+	EXPECT_NEXT(r.c[1].fd, S("%s: two", old));
+	EXPECT_NEXT(r.c[1].fd, S("* %s is now carol", old));
+	EXPECT_NEXT(r.c[1].fd, "carol: three");
+	free(old);
+	room_end(&r);
+}
+END_TEST
+
 START_TEST(test_who_lists_server_first_then_clients_by_id)
 {
 	struct room r;
@@ -1642,6 +1663,8 @@ server_suite(void)
 	tcase_set_timeout(tc, TCASE_TIMEOUT_S);
 	tcase_add_test(tc, test_nick_tells_client_and_others);
 	tcase_add_test(tc, test_lines_after_nick_carry_new_name);
+	tcase_add_test(tc,
+	               test_lines_and_commands_in_one_write_keep_their_order);
 	tcase_add_test(tc, test_who_lists_server_first_then_clients_by_id);
 	tcase_add_test(tc, test_help_answers_only_the_asker);
 	tcase_add_test(tc, test_double_slash_sends_text_with_one_slash);
