@@ -191,6 +191,7 @@ outq_grow(struct tc_outq *q)
 int
 tc_outq_push(struct tc_outq *q, struct tc_msg *m)
 {
+	bool wake = false;
 	int err = 0;
 
 	pthread_mutex_lock(&q->lock);
@@ -208,10 +209,14 @@ tc_outq_push(struct tc_outq *q, struct tc_msg *m)
 		q->ring[(q->head + q->n) & (q->cap - 1)] = tc_msg_ref(m);
 		q->n++;
 		q->bytes += m->len;
-		if (q->waiters > 0)
-			pthread_cond_signal(&q->cond);
+		wake = q->waiters > 0;
 	}
 	pthread_mutex_unlock(&q->lock);
+	/* Signal after unlocking, so the woken writer does not go straight
+	 * back to sleep on the mutex we hold. q stays alive: its writer
+	 * unhooks it from the table (whose lock broadcasters hold) first. */
+	if (wake)
+		pthread_cond_signal(&q->cond);
 	if (err != 0) {
 		errno = err;
 		return -1;
