@@ -36,7 +36,6 @@ struct tc_conntab {
 	 * state and name. Held only for memory work and non-blocking
 	 * outq pushes and shutdown(); taken before any outq lock. */
 	pthread_mutex_t lock;
-	pthread_cond_t emptied; /* CLOCK_MONOTONIC; signalled at n == 0 */
 	struct tc_conn **conns;
 	size_t n, cap;
 	unsigned max_conns;
@@ -77,7 +76,6 @@ struct tc_conntab *
 tc_conntab_new(unsigned max_conns)
 {
 	struct tc_conntab *tab;
-	pthread_condattr_t ca;
 	int rc;
 
 	tab = calloc(1, sizeof(*tab));
@@ -85,23 +83,12 @@ tc_conntab_new(unsigned max_conns)
 		return NULL;
 	tab->max_conns = max_conns;
 	tab->next_id = 1;
-	if ((rc = pthread_mutex_init(&tab->lock, NULL)) != 0)
-		goto out_free;
-	if ((rc = pthread_condattr_init(&ca)) != 0)
-		goto out_mutex;
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&tab->emptied, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc != 0)
-		goto out_mutex;
+	if ((rc = pthread_mutex_init(&tab->lock, NULL)) != 0) {
+		free(tab);
+		errno = rc;
+		return NULL;
+	}
 	return tab;
-out_mutex:
-	pthread_mutex_destroy(&tab->lock);
-out_free:
-	free(tab);
-	errno = rc;
-	return NULL;
 }
 
 void
@@ -111,7 +98,6 @@ tc_conntab_free(struct tc_conntab *tab)
 		return;
 	assert(tab->n == 0);
 	free(tab->conns);
-	pthread_cond_destroy(&tab->emptied);
 	pthread_mutex_destroy(&tab->lock);
 	free(tab);
 }
@@ -178,8 +164,6 @@ tc_conntab_remove(struct tc_conntab *tab, struct tc_conn *c)
 	last = tab->conns[--tab->n];
 	tab->conns[c->index] = last;
 	last->index = c->index;
-	if (tab->n == 0)
-		pthread_cond_broadcast(&tab->emptied);
 	pthread_mutex_unlock(&tab->lock);
 	free(c);
 }
@@ -374,10 +358,10 @@ conn_close_locked(struct tc_conn *c, struct tc_msg *notice)
 	if (c->state == TC_CONN_CLOSING ||
 	    (tc_outq_marks(c->q) & TC_OUTQ_CLOSED))
 		return false;
-	/* A queue too full for the notice is still closed: its writer
-	 * sees the overflow mark and cuts the peer. */
+	/* Past the limit if need be: what was queued before the notice is
+	 * still flushed (SPEC section 3: nothing queued is lost). */
 	if (notice != NULL)
-		(void)tc_outq_push(c->q, notice);
+		(void)tc_outq_push_notice(c->q, notice);
 	c->state = TC_CONN_CLOSING;
 	tc_outq_mark(c->q, TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED);
 	return true;
@@ -444,27 +428,6 @@ conn_info(const struct tc_conn *c, struct tc_conn_info *info)
 	info->queued = tc_outq_bytes(c->q);
 }
 
-/* Restores the max-heap on id in h[0..n) after h[i] got a smaller id. */
-static void
-heap_sift_down(struct tc_conn_info *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t big = i, l = 2 * i + 1, r = l + 1;
-		struct tc_conn_info t;
-
-		if (l < n && h[l].id > h[big].id)
-			big = l;
-		if (r < n && h[r].id > h[big].id)
-			big = r;
-		if (big == i)
-			return;
-		t = h[i];
-		h[i] = h[big];
-		h[big] = t;
-		i = big;
-	}
-}
-
 static int
 info_cmp(const void *a, const void *b)
 {
@@ -474,55 +437,23 @@ info_cmp(const void *a, const void *b)
 	return (ia > ib) - (ia < ib);
 }
 
-size_t
-tc_conntab_snapshot(struct tc_conntab *tab, struct tc_conn_info *out,
-                    size_t max)
+struct tc_conn_info *
+tc_conntab_snapshot(struct tc_conntab *tab, size_t *n)
 {
-	size_t total, k;
+	struct tc_conn_info *out;
 
 	pthread_mutex_lock(&tab->lock);
-	total = tab->n;
-	k = total < max ? total : max;
-	for (size_t i = 0; i < k; i++)
+	*n = tab->n;
+	/* One more than needed: never malloc(0), whose NULL means nothing. */
+	out = malloc((tab->n + 1) * sizeof(*out));
+	for (size_t i = 0; out != NULL && i < tab->n; i++)
 		conn_info(tab->conns[i], &out[i]);
-	/* More entries than room: keep the k lowest ids, as a max-heap on id,
-	 * so the caller always gets the oldest connections. */
-	if (k < total && k > 0) {
-		for (size_t i = k / 2; i-- > 0;)
-			heap_sift_down(out, k, i);
-		for (size_t i = k; i < total; i++) {
-			if (tab->conns[i]->id < out[0].id) {
-				conn_info(tab->conns[i], &out[0]);
-				heap_sift_down(out, k, 0);
-			}
-		}
-	}
 	pthread_mutex_unlock(&tab->lock);
-	if (k > 1)
-		qsort(out, k, sizeof(*out), info_cmp);
-	return total;
-}
-
-size_t
-tc_conntab_wait_empty(struct tc_conntab *tab, int64_t deadline_ns)
-{
-	struct timespec ts;
-	size_t n;
-	int rc = 0;
-
-	ts.tv_sec = (time_t)(deadline_ns / 1000000000);
-	ts.tv_nsec = (long)(deadline_ns % 1000000000);
-	pthread_mutex_lock(&tab->lock);
-	while (tab->n > 0 && rc != ETIMEDOUT) {
-		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
-			break;
-		if (deadline_ns != 0)
-			rc = pthread_cond_timedwait(&tab->emptied, &tab->lock,
-			                            &ts);
-		else
-			pthread_cond_wait(&tab->emptied, &tab->lock);
+	if (out == NULL) {
+		errno = ENOMEM;
+		return NULL;
 	}
-	n = tab->n;
-	pthread_mutex_unlock(&tab->lock);
-	return n;
+	if (*n > 1)
+		qsort(out, *n, sizeof(*out), info_cmp);
+	return out;
 }

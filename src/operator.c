@@ -59,14 +59,12 @@ list_connections(struct tc_server *srv)
 	struct tc_conn_info *all;
 	size_t n, i;
 
-	n = tc_conntab_snapshot(srv->tab, NULL, 0);
-	all = calloc(n + 1, sizeof(*all));
+	all = tc_conntab_snapshot(srv->tab, &n);
 	if (all == NULL) {
 		tc_console_printf(stderr, "tcpchatd: /list: %s",
 		                  strerror(errno));
 		return;
 	}
-	n = tc_conntab_snapshot(srv->tab, all, n + 1);
 	tc_console_printf(stdout, "%zu connection%s", n, n == 1 ? "" : "s");
 	tc_console_printf(stdout, "%5s %-24s %-20s %-11s %10s %7s %10s %7s %8s",
 	                  "ID", "PEER", "NAME", "STATE", "BYTES_IN", "MSG_IN",
@@ -133,12 +131,8 @@ name_of(struct tc_server *srv, unsigned id, char name[TC_NAME_MAX])
 	size_t n, i;
 	int found = -1;
 
-	n = tc_conntab_snapshot(srv->tab, NULL, 0);
-	all = calloc(n + 1, sizeof(*all));
-	if (all == NULL)
-		return -1;
-	n = tc_conntab_snapshot(srv->tab, all, n + 1);
-	for (i = 0; i < n && found == -1; i++)
+	all = tc_conntab_snapshot(srv->tab, &n);
+	for (i = 0; all != NULL && i < n && found == -1; i++)
 		if (all[i].id == id) {
 			memcpy(name, all[i].name, TC_NAME_MAX);
 			found = 0;

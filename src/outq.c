@@ -188,8 +188,9 @@ outq_grow(struct tc_outq *q)
 	return 0;
 }
 
-int
-tc_outq_push(struct tc_outq *q, struct tc_msg *m)
+/* Queues m; past the byte limit only when over_limit_ok. */
+static int
+outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok)
 {
 	bool wake = false;
 	int err = 0;
@@ -197,7 +198,7 @@ tc_outq_push(struct tc_outq *q, struct tc_msg *m)
 	pthread_mutex_lock(&q->lock);
 	if (q->marks & (TC_OUTQ_CLOSED | TC_OUTQ_ABORT)) {
 		err = EPIPE;
-	} else if (m->len > q->max_bytes - q->bytes) {
+	} else if (!over_limit_ok && m->len > q->max_bytes - q->bytes) {
 		/* The writer may be asleep with nothing queued: wake it so it
 		 * sees the overflow at once. */
 		q->marks |= TC_OUTQ_OVERFLOW;
@@ -222,6 +223,18 @@ tc_outq_push(struct tc_outq *q, struct tc_msg *m)
 		return -1;
 	}
 	return 0;
+}
+
+int
+tc_outq_push(struct tc_outq *q, struct tc_msg *m)
+{
+	return outq_push(q, m, false);
+}
+
+int
+tc_outq_push_notice(struct tc_outq *q, struct tc_msg *m)
+{
+	return outq_push(q, m, true);
 }
 
 void

@@ -216,6 +216,26 @@ START_TEST(test_push_past_the_byte_limit_fails_and_marks_overflow)
 }
 END_TEST
 
+START_TEST(test_notice_goes_past_the_byte_limit_without_overflow)
+{
+	struct tc_outq *q = tc_outq_new(10);
+	struct tc_msg *bye = tc_msg_new("* bye\n", 6);
+	char buf[16];
+
+	ck_assert_int_eq(push_str(q, "1234567890"), 0);
+	ck_assert_int_eq(tc_outq_push_notice(q, bye), 0);
+	ck_assert_uint_eq(tc_outq_marks(q) & TC_OUTQ_OVERFLOW, 0);
+	ck_assert_uint_eq(tc_outq_bytes(q), 16);
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "1234567890");
+	tc_outq_mark(q, TC_OUTQ_CLOSED);
+	errno = 0;
+	ck_assert_int_eq(tc_outq_push_notice(q, bye), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	tc_msg_unref(bye);
+	tc_outq_free(q);
+}
+END_TEST
+
 START_TEST(test_closed_queue_refuses_push_but_keeps_what_it_has)
 {
 	struct tc_outq *q = tc_outq_new(1024);
@@ -552,6 +572,8 @@ outq_suite(void)
 
 	tc = tcase_create("limit_and_marks");
 	tcase_add_test(tc, test_push_up_to_the_byte_limit_is_accepted);
+	tcase_add_test(tc,
+	               test_notice_goes_past_the_byte_limit_without_overflow);
 	tcase_add_test(tc,
 	               test_push_past_the_byte_limit_fails_and_marks_overflow);
 	tcase_add_test(tc,

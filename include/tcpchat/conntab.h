@@ -46,8 +46,8 @@ void tc_conntab_free(struct tc_conntab *tab);
  * tc_conntab_abort() can shut it down; the caller keeps owning it. Returns
  * the entry, or NULL with errno EMFILE when the table is full (or ENOMEM).
  * The entry's id is unique for the table's life. */
-struct tc_conn *tc_conntab_add(struct tc_conntab *tab, int fd,
-			       const char *peer, struct tc_outq *q);
+struct tc_conn *tc_conntab_add(struct tc_conntab *tab, int fd, const char *peer,
+                               struct tc_outq *q);
 
 /* Removes c (freeing it) and forgets its fd: call before closing the fd. */
 void tc_conntab_remove(struct tc_conntab *tab, struct tc_conn *c);
@@ -57,24 +57,24 @@ struct tc_outq *tc_conn_outq(const struct tc_conn *c);
 
 /* Copies c's current name (NUL-terminated) into buf of TC_NAME_MAX. */
 void tc_conntab_name(struct tc_conntab *tab, const struct tc_conn *c,
-		     char *buf);
+                     char *buf);
 
 /* Renames c. Returns 0, or -1 with errno EEXIST when another connection
  * (or reserved, e.g. the server's own name) has that name. old gets the
  * previous name (TC_NAME_MAX bytes). */
 int tc_conntab_rename(struct tc_conntab *tab, struct tc_conn *c,
-		      const char *name, char *old);
+                      const char *name, char *old);
 
 /* A name nobody may take (the server's own participant). */
 void tc_conntab_reserve_name(struct tc_conntab *tab, const char *name);
 
 enum tc_conn_state tc_conntab_state(struct tc_conntab *tab,
-				    const struct tc_conn *c);
+                                    const struct tc_conn *c);
 
 /* Moves c to state; returns the state it had. */
 enum tc_conn_state tc_conntab_set_state(struct tc_conntab *tab,
-					struct tc_conn *c,
-					enum tc_conn_state state);
+                                        struct tc_conn *c,
+                                        enum tc_conn_state state);
 
 /* Counts traffic; any thread, lock-free. */
 void tc_conn_count_in(struct tc_conn *c, size_t bytes, size_t msgs);
@@ -84,7 +84,7 @@ void tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs);
  * still takes messages. A connection whose queue overflows is aborted
  * (tc_conntab_abort), never waited for. Returns how many queues took m. */
 size_t tc_conntab_broadcast(struct tc_conntab *tab,
-			    const struct tc_conn *except, struct tc_msg *m);
+                            const struct tc_conn *except, struct tc_msg *m);
 
 /* Queues m to connection id. Returns 0; -1 with errno ESRCH (no such id),
  * EPIPE (closing) or ENOBUFS (overflowed: aborted). */
@@ -95,7 +95,7 @@ int tc_conntab_send_to(struct tc_conntab *tab, unsigned id, struct tc_msg *m);
  * CLOSING and wakes its writer. Returns how many connections it closed;
  * 0 with id != 0 means no such open connection. */
 size_t tc_conntab_close(struct tc_conntab *tab, unsigned id,
-			struct tc_msg *notice);
+                        struct tc_msg *notice);
 
 /* Shuts both directions of c's socket (never closes it), so a writer
  * blocked in send() or a reader in recv() returns at once, and marks its
@@ -108,13 +108,8 @@ void tc_conntab_abort_all(struct tc_conntab *tab);
 /* Number of connections in the table. */
 size_t tc_conntab_count(struct tc_conntab *tab);
 
-/* Copies up to max entries, in id order, into out; returns how many are in
- * the table (may exceed max). */
-size_t tc_conntab_snapshot(struct tc_conntab *tab, struct tc_conn_info *out,
-			   size_t max);
-
-/* Blocks until the table is empty or CLOCK_MONOTONIC reaches deadline_ns.
- * Returns the count left. */
-size_t tc_conntab_wait_empty(struct tc_conntab *tab, int64_t deadline_ns);
+/* Copies every entry, in id order, into a new array (the caller frees it)
+ * and sets *n to how many. NULL with errno ENOMEM. */
+struct tc_conn_info *tc_conntab_snapshot(struct tc_conntab *tab, size_t *n);
 
 #endif

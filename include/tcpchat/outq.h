@@ -35,12 +35,13 @@ size_t tc_msg_len(const struct tc_msg *m);
 
 /* Marks: events the writer waits for, set once and never cleared. */
 enum tc_outq_mark {
-	TC_OUTQ_CLOSED = 1u << 0,     /* no push accepted any more */
-	TC_OUTQ_OVERFLOW = 1u << 1,   /* a push passed the byte limit */
-	TC_OUTQ_HALF_CLOSED = 1u << 2, /* reader saw the peer's exit/FIN */
+	TC_OUTQ_CLOSED = 1u << 0,       /* no push accepted any more */
+	TC_OUTQ_OVERFLOW = 1u << 1,     /* a push passed the byte limit */
+	TC_OUTQ_HALF_CLOSED = 1u << 2,  /* reader saw the peer's exit/FIN */
 	TC_OUTQ_SERVER_CLOSE = 1u << 3, /* /kick or shutdown: close from here */
-	TC_OUTQ_READER_DONE = 1u << 4, /* reader finished with the socket */
-	TC_OUTQ_ABORT = 1u << 5,       /* tear down now, nothing more to send */
+	TC_OUTQ_READER_DONE = 1u << 4,  /* reader finished with the socket */
+	TC_OUTQ_ABORT = 1u << 5,   /* tear down now, nothing more to send */
+	TC_OUTQ_RD_SHUT = 1u << 6, /* writer shut the read side: no FIN came */
 };
 
 struct tc_outq;
@@ -57,6 +58,11 @@ void tc_outq_free(struct tc_outq *q);
  * its byte limit, which also marks q TC_OUTQ_OVERFLOW (cut that peer). */
 int tc_outq_push(struct tc_outq *q, struct tc_msg *m);
 
+/* As tc_outq_push(), but past the byte limit too: for the one notice a
+ * server-side close queues, which must not cost the peer everything queued
+ * before it (SPEC section 3). -1 with errno EPIPE if q is closed. */
+int tc_outq_push_notice(struct tc_outq *q, struct tc_msg *m);
+
 /* Sets marks (bits of enum tc_outq_mark) and wakes the writer. Setting
  * TC_OUTQ_CLOSED stops further pushes; queued messages stay. Any thread. */
 void tc_outq_mark(struct tc_outq *q, unsigned marks);
@@ -69,7 +75,7 @@ unsigned tc_outq_marks(struct tc_outq *q);
  * messages to out (the caller owns those references) and returns how
  * many; 0 on a mark or the deadline. *marks gets the marks. */
 size_t tc_outq_take(struct tc_outq *q, struct tc_msg **out, size_t max,
-		    unsigned wake_on, int64_t deadline_ns, unsigned *marks);
+                    unsigned wake_on, int64_t deadline_ns, unsigned *marks);
 
 /* Message bytes queued and not yet taken. Any thread. */
 size_t tc_outq_bytes(struct tc_outq *q);
