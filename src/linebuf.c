@@ -148,6 +148,9 @@ linebuf_take(struct tc_linebuf *lb, size_t n, size_t skip, const char **line)
 	lb->start += n + skip;
 	lb->len -= n + skip;
 	lb->scanned = lb->scanned > n + skip ? lb->scanned - n - skip : 0;
+	/* A piece cut without its LF (skip 0) leaves the next mid-line. */
+	lb->continues = lb->cut;
+	lb->cut = skip == 0;
 	return (ssize_t)n;
 }
 
@@ -212,6 +215,12 @@ tc_linebuf_flush(struct tc_linebuf *lb, const char **line)
 	return linebuf_take(
 	    lb, linebuf_cut(lb->buf + lb->start, lb->len, lb->max_line), 0,
 	    line);
+}
+
+bool
+tc_linebuf_continues(const struct tc_linebuf *lb)
+{
+	return lb->continues;
 }
 
 size_t

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "tcpchat/console.h"
@@ -132,11 +133,16 @@ record_error(struct tc_session *s, int err)
 	atomic_compare_exchange_strong(&s->first_errno, &none, err);
 }
 
-/* The connection's current name, for messages. */
+/* Queues m (NULL is ignored) for this client only and drops the caller's
+ * reference; a queue over its limit cuts this client off. */
 static void
-my_name(struct tc_session *s, char name[TC_NAME_MAX])
+send_self(struct tc_session *s, struct tc_msg *m)
 {
-	tc_conntab_name(s->srv->tab, s->conn, name);
+	if (m == NULL)
+		return;
+	if (tc_outq_push(s->q, m) == -1 && errno == ENOBUFS)
+		tc_conntab_abort(s->srv->tab, s->conn);
+	tc_msg_unref(m);
 }
 
 /* Queues a printf-formatted notice "* TEXT" for this client only. */
@@ -147,18 +153,12 @@ static void
 notice_self(struct tc_session *s, const char *fmt, ...)
 {
 	char text[1024];
-	struct tc_msg *m;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	m = tc_msg_printf("* %s\n", text);
-	if (m == NULL)
-		return;
-	if (tc_outq_push(s->q, m) == -1 && errno == ENOBUFS)
-		tc_conntab_abort(s->srv->tab, s->conn);
-	tc_msg_unref(m);
+	send_self(s, tc_msg_printf("* %s\n", text));
 }
 
 /* What kind of notice: decides who sees it. */
@@ -293,25 +293,20 @@ do_who(struct tc_session *s)
 	size_t n, i, cap, used;
 	char *list;
 
-	n = tc_conntab_snapshot(s->srv->tab, NULL, 0);
-	all = calloc(n + 1, sizeof(*all));
+	all = tc_conntab_snapshot(s->srv->tab, &n);
 	if (all == NULL)
 		return;
-	n = tc_conntab_snapshot(s->srv->tab, all, n + 1);
-	cap = 32 + strlen(s->srv->name) + (n + 1) * (TC_NAME_MAX + 2);
+	/* Every name is shorter than TC_NAME_MAX: the list fits in cap. */
+	cap = 32 + strlen(s->srv->name) + n * (TC_NAME_MAX + 2);
 	list = malloc(cap);
 	if (list != NULL) {
 		used = (size_t)snprintf(list, cap, "* %zu online: %s", n + 1,
 		                        s->srv->name);
-		for (i = 0; i < n && used < cap; i++)
+		for (i = 0; i < n; i++)
 			used += (size_t)snprintf(list + used, cap - used,
 			                         ", %s", all[i].name);
-		snprintf(list + used, cap - used, "\n");
-		struct tc_msg *m = tc_msg_new(list, strlen(list));
-		if (m != NULL && tc_outq_push(s->q, m) == -1 &&
-		    errno == ENOBUFS)
-			tc_conntab_abort(s->srv->tab, s->conn);
-		tc_msg_unref(m);
+		list[used++] = '\n';
+		send_self(s, tc_msg_new(list, used));
 		free(list);
 	}
 	free(all);
@@ -331,16 +326,19 @@ static bool
 handle_line(struct tc_session *s, const char *line, size_t len)
 {
 	char shown[256];
-	struct tc_cmd cmd;
+	struct tc_cmd cmd = {.kind = TC_CMD_TEXT, .arg = line, .arg_len = len};
 
 	tc_conn_count_in(s->conn, len, 1);
-	tc_proto_parse(line, len, &cmd);
+	/* The rest of a line split at --max-line is text, never a command. */
+	if (!tc_linebuf_continues(&s->lb))
+		tc_proto_parse(line, len, &cmd);
 	if (cmd.kind != TC_CMD_TEXT)
 		flush_relay(s); /* what was said before a command goes first */
 	if (cmd.kind == TC_CMD_EXIT)
 		return true;
-	/* Being closed by the server (/kick, shutdown): read, never act. */
-	if (tc_conntab_state(s->srv->tab, s->conn) != TC_CONN_OPEN)
+	/* Being closed by the server (/kick, shutdown): read, never act. The
+	 * queue's mark says so without taking the table's lock per line. */
+	if (tc_outq_marks(s->q) & TC_OUTQ_SERVER_CLOSE)
 		return false;
 	switch (cmd.kind) {
 	case TC_CMD_TEXT:
@@ -391,8 +389,6 @@ take_lines(struct tc_session *s, const char *buf, size_t n, bool at_eof)
 static void
 begin_half_close(struct tc_session *s, const char *why)
 {
-	char name[TC_NAME_MAX];
-
 	enum tc_conn_state was;
 
 	tc_trace(&s->trace, "received %s", why);
@@ -406,8 +402,7 @@ begin_half_close(struct tc_session *s, const char *why)
 	tc_trace(&s->trace, "marked half-closed in the table, waking the "
 	                    "writer");
 	tc_outq_mark(s->q, TC_OUTQ_HALF_CLOSED);
-	my_name(s, name);
-	notice_others(s, NOTICE_PRESENCE, "%s left", name);
+	notice_others(s, NOTICE_PRESENCE, "%s left", s->name);
 }
 
 /* Reads and discards until the peer's FIN or the drain deadline, so that
@@ -427,7 +422,7 @@ drain_to_fin(struct tc_session *s, char *buf, size_t len)
 			continue;
 		n = recv(s->fd, buf, len, 0);
 		if (n == 0)
-			return true;
+			return !(tc_outq_marks(s->q) & TC_OUTQ_ABORT);
 		if (n > 0) {
 			tc_conn_count_in(s->conn, (size_t)n, 0);
 		} else if (errno != EINTR && errno != EAGAIN) {
@@ -459,17 +454,34 @@ describe_end(struct tc_session *s, char *buf, size_t len)
 static void
 announce_abnormal_end(struct tc_session *s)
 {
-	char name[TC_NAME_MAX], why[128];
+	char why[128];
 
 	if (tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_CLOSING) !=
 	    TC_CONN_OPEN)
 		return;
-	my_name(s, name);
 	describe_end(s, why, sizeof(why));
 	notice_others(s,
 	              tc_outq_marks(s->q) & TC_OUTQ_OVERFLOW ? NOTICE_ALERT
 	                                                     : NOTICE_PRESENCE,
-	              "%s left (%s)", name, why);
+	              "%s left (%s)", s->name, why);
+}
+
+/* recv() returned 0: the peer's FIN, unless our own side shut the socket
+ * under the reader. Returns true for an orderly end. */
+static bool
+end_of_input(struct tc_session *s)
+{
+	unsigned marks = tc_outq_marks(s->q);
+
+	if (marks & TC_OUTQ_ABORT)
+		return false; /* overflow or abort: shutdown(SHUT_RDWR) */
+	if (marks & TC_OUTQ_RD_SHUT) {
+		tc_trace(&s->trace, "read side shut by the writer: no FIN");
+		return true;
+	}
+	take_lines(s, NULL, 0, true);
+	begin_half_close(s, "FIN");
+	return true;
 }
 
 /* Receives until exit, FIN or an error. Returns true for an orderly end
@@ -494,12 +506,7 @@ receive_until_end(struct tc_session *s)
 				return true;
 			}
 		} else if (n == 0) {
-			/* Shut down under us (overflow, abort): no FIN. */
-			if (tc_outq_marks(s->q) & TC_OUTQ_ABORT)
-				return false;
-			take_lines(s, NULL, 0, true);
-			begin_half_close(s, "FIN");
-			return true;
+			return end_of_input(s);
 		} else if (errno != EINTR) {
 			record_error(s, errno);
 			take_lines(s, NULL, 0, true);
@@ -511,10 +518,7 @@ receive_until_end(struct tc_session *s)
 static void
 greet(struct tc_session *s)
 {
-	char name[TC_NAME_MAX];
-
-	my_name(s, name);
-	notice_others(s, NOTICE_PRESENCE, "%s joined", name);
+	notice_others(s, NOTICE_PRESENCE, "%s joined", s->name);
 }
 
 static void *
@@ -537,24 +541,39 @@ reader_main(void *arg)
 
 /* ---- the writer ---- */
 
+/* Messages in a queued message: a relay batch holds many lines. */
+static size_t
+count_lines(const char *p, size_t len)
+{
+	const char *end = p + len;
+	size_t lines = 0;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lines++;
+		p++;
+	}
+	return lines;
+}
+
 /* Sends a batch with one writev; drops the references. 0 or -1. */
 static int
 send_batch(struct tc_session *s, struct tc_msg **batch, size_t n)
 {
 	struct iovec iov[WRITE_BATCH];
-	size_t i, bytes = 0;
+	size_t i, bytes = 0, lines = 0;
 	int rc;
 
 	for (i = 0; i < n; i++) {
 		iov[i].iov_base = (void *)tc_msg_data(batch[i]);
 		iov[i].iov_len = tc_msg_len(batch[i]);
 		bytes += iov[i].iov_len;
+		lines += count_lines(iov[i].iov_base, iov[i].iov_len);
 	}
 	rc = tc_net_writev_all(s->fd, iov, n);
-	if (rc == -1)
-		record_error(s, errno);
+	if (rc == -1) /* EAGAIN: SO_SNDTIMEO passed while closing */
+		record_error(s, errno == EAGAIN ? ETIMEDOUT : errno);
 	else
-		tc_conn_count_out(s->conn, bytes, n);
+		tc_conn_count_out(s->conn, bytes, lines);
 	for (i = 0; i < n; i++)
 		tc_msg_unref(batch[i]);
 	return rc;
@@ -608,6 +627,20 @@ wait_reader(struct tc_session *s, int64_t deadline_ns)
 	}
 }
 
+/* Closing: from here on the peer has drain_ns to take each write. A peer
+ * that stops reading must not hold a closing connection forever (SPEC
+ * section 4: closed on its FIN or after 5 s). */
+static void
+limit_send_wait(struct tc_session *s)
+{
+	struct timeval tv = {
+	    .tv_sec = (time_t)(s->srv->drain_ns / 1000000000),
+	    .tv_usec = (suseconds_t)(s->srv->drain_ns % 1000000000 / 1000),
+	};
+
+	(void)setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 /* SPEC section 4 step 3: flush, keep delivering for --linger, then stop
  * taking messages and flush what was queued before the window closed. */
 static int
@@ -647,6 +680,8 @@ close_from_server(struct tc_session *s)
 	send_fin(s, "server closes: ");
 	if (!wait_reader(s, tc_now_ns() + s->srv->drain_ns)) {
 		tc_trace(&s->trace, "no FIN from the peer in time");
+		/* Mark first, so the reader does not take this for a FIN. */
+		tc_outq_mark(s->q, TC_OUTQ_RD_SHUT);
 		shutdown(s->fd, SHUT_RD);
 		wait_reader(s, 0);
 	}
@@ -663,20 +698,6 @@ log_closed(struct tc_session *s)
 	tc_console_printf(stdout, "* connection %u closed (%s)", s->id, why);
 }
 
-static void
-report_overflow(struct tc_session *s)
-{
-	char name[TC_NAME_MAX];
-
-	if (!(tc_outq_marks(s->q) & TC_OUTQ_OVERFLOW))
-		return;
-	my_name(s, name);
-	tc_console_printf(stderr,
-	                  "tcpchatd: %s (connection %u) disconnected: more "
-	                  "than %zu bytes queued",
-	                  name, s->id, s->srv->max_queue);
-}
-
 static void *
 writer_main(void *arg)
 {
@@ -684,6 +705,8 @@ writer_main(void *arg)
 	int marks;
 
 	marks = pump(s, TC_OUTQ_HALF_CLOSED | TC_OUTQ_SERVER_CLOSE, 0);
+	if (marks != -1)
+		limit_send_wait(s);
 	if (marks != -1 && !(marks & TC_OUTQ_SERVER_CLOSE))
 		marks = linger_after_half_close(s);
 	else if (marks != -1)
@@ -693,7 +716,6 @@ writer_main(void *arg)
 		 * first, so the reader takes the shutdown for what it is. */
 		tc_outq_mark(s->q, TC_OUTQ_ABORT);
 		shutdown(s->fd, SHUT_RDWR);
-		report_overflow(s);
 		wait_reader(s, 0);
 	} else if (marks & TC_OUTQ_SERVER_CLOSE) {
 		close_from_server(s);
@@ -702,11 +724,10 @@ writer_main(void *arg)
 		send_fin(s, "");
 	}
 	log_closed(s);
-	tc_trace(&s->trace, "close()");
 	tc_conntab_remove(s->srv->tab, s->conn);
 	close(s->fd);
 	s->trace.fd = -1; /* what the kernel still holds for the tuple */
-	tc_trace(&s->trace, "socket closed");
+	tc_trace(&s->trace, "close()");
 	session_unref(s);
 	return NULL;
 }

@@ -810,6 +810,28 @@ START_TEST(test_long_line_is_split_at_max_line)
 }
 END_TEST
 
+START_TEST(test_piece_of_a_split_line_is_never_a_command)
+{
+	struct room r;
+	const char *a;
+
+	room_start(&r, max10);
+	room_join(&r, "127.0.0.1");
+	room_join(&r, "127.0.0.1");
+	a = r.c[0].name;
+	/* The tails read "exit" and "/who": text, not commands. */
+	say(&r, 0, "abcdefghijexit\n0123456789/who\n");
+	EXPECT_NEXT(r.c[1].fd, S("%s: abcdefghij", a));
+	EXPECT_NEXT(r.c[1].fd, S("%s: exit", a));
+	EXPECT_NEXT(r.c[1].fd, S("%s: 0123456789", a));
+	EXPECT_NEXT(r.c[1].fd, S("%s: /who", a));
+	/* Still connected and heard. */
+	say(&r, 0, "still here\n");
+	EXPECT_NEXT(r.c[1].fd, S("%s: still here", a));
+	room_end(&r);
+}
+END_TEST
+
 START_TEST(test_line_of_exactly_max_line_is_one_message)
 {
 	struct room r;
@@ -1690,6 +1712,7 @@ server_suite(void)
 	tc = tcase_create("long_lines");
 	tcase_set_timeout(tc, TCASE_TIMEOUT_S);
 	tcase_add_test(tc, test_long_line_is_split_at_max_line);
+	tcase_add_test(tc, test_piece_of_a_split_line_is_never_a_command);
 	tcase_add_test(tc, test_line_of_exactly_max_line_is_one_message);
 	tcase_add_test(tc, test_split_never_cuts_a_utf8_sequence);
 	tcase_add_test(tc, test_max_line_counts_bytes_before_escaping);

@@ -278,6 +278,23 @@ START_TEST(test_line_one_past_max_is_split)
 }
 END_TEST
 
+START_TEST(test_only_the_first_piece_of_a_split_line_starts_a_line)
+{
+	struct tc_linebuf lb;
+
+	tc_linebuf_init(&lb, 4);
+	feed_str(&lb, "abcdexit\nexit\n");
+	expect_next(&lb, "abcd");
+	ck_assert(!tc_linebuf_continues(&lb));
+	expect_next(&lb, "exit");
+	ck_assert(tc_linebuf_continues(&lb)); /* the rest of a line */
+	expect_next(&lb, "exit");
+	ck_assert(!tc_linebuf_continues(&lb)); /* a line of its own */
+	expect_none(&lb);
+	tc_linebuf_fini(&lb);
+}
+END_TEST
+
 START_TEST(test_lf_right_after_overlong_line_is_split)
 {
 	struct tc_linebuf lb;
@@ -666,6 +683,8 @@ linebuf_suite(void)
 	tc = tcase_create("split");
 	tcase_add_test(tc, test_crlf_after_max_line_bytes_is_one_message);
 	tcase_add_test(tc, test_line_one_past_max_is_split);
+	tcase_add_test(tc,
+	               test_only_the_first_piece_of_a_split_line_starts_a_line);
 	tcase_add_test(tc, test_lf_right_after_overlong_line_is_split);
 	tcase_add_test(tc, test_cr_at_max_line_waits_for_lf);
 	tcase_add_test(tc, test_cr_at_max_line_not_followed_by_lf_is_kept);

@@ -8,16 +8,19 @@
 #ifndef TCPCHAT_LINEBUF_H
 #define TCPCHAT_LINEBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 struct tc_linebuf {
-	char *buf;	 /* heap storage, grown on demand */
-	size_t start;	 /* offset of the first unconsumed byte */
-	size_t len;	 /* unconsumed bytes from start */
-	size_t cap;	 /* allocated size of buf */
-	size_t scanned;	 /* bytes from start known to hold no LF */
+	char *buf;       /* heap storage, grown on demand */
+	size_t start;    /* offset of the first unconsumed byte */
+	size_t len;      /* unconsumed bytes from start */
+	size_t cap;      /* allocated size of buf */
+	size_t scanned;  /* bytes from start known to hold no LF */
 	size_t max_line; /* longest message, without the LF */
+	bool cut;        /* the last piece returned ended without its LF */
+	bool continues;  /* the last piece returned did not start a line */
 };
 
 /* Prepares lb for messages of at most max_line bytes (max_line >= 4, so a
@@ -39,6 +42,10 @@ ssize_t tc_linebuf_next(struct tc_linebuf *lb, const char **line);
  * tc_linebuf_next() does, splitting at max_line too; -1 when empty. A CR
  * at the very end is kept: it did not come before an LF. */
 ssize_t tc_linebuf_flush(struct tc_linebuf *lb, const char **line);
+
+/* True when the message last returned is the rest of a line split at
+ * max_line, not the start of a line: it is text, never a command. */
+bool tc_linebuf_continues(const struct tc_linebuf *lb);
 
 /* Bytes buffered that are not yet part of a returned message. */
 size_t tc_linebuf_pending(const struct tc_linebuf *lb);
