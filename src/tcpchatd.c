@@ -3,11 +3,13 @@
  * SIGTERM, SIGHUP and the console's /quit into the graceful shutdown of
  * SPEC section 3. The only server code that decides the exit status. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +123,8 @@ setup_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	/* Ctrl-\ too: a core dump would leave the console's tty raw. */
+	sigaddset(&set, SIGQUIT);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
 	events.signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
@@ -186,6 +190,18 @@ setup_server(const struct tc_server_opts *o)
 	tc_conntab_reserve_name(server.tab, o->name);
 }
 
+/* `tcpchatd &` from a shell: reading the terminal would stop the whole
+ * server with SIGTTIN, so a background server has no console. */
+static bool
+in_background(void)
+{
+	pid_t fg = tcgetpgrp(STDIN_FILENO);
+
+	return fg != -1 && fg != getpgrp();
+}
+
+/* Starts the console thread. Returns 1, 0 when there is no console to
+ * run (in the background), or -1 with errno. */
 static int
 start_console(pthread_t *tid)
 {
@@ -202,12 +218,14 @@ start_console(pthread_t *tid)
 
 	if (tc_console_init(&co) == -1)
 		return -1;
+	if (in_background())
+		return 0;
 	rc = pthread_create(tid, NULL, console_main, NULL);
 	if (rc != 0) {
 		errno = rc;
 		return -1;
 	}
-	return 0;
+	return 1;
 }
 
 /* Accepts one connection. Returns 0, or -1 when descriptors or memory ran
@@ -299,6 +317,7 @@ main(int argc, char **argv)
 	struct tc_server_opts opts;
 	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX];
 	pthread_t console_tid;
+	int console_on;
 	size_t stuck;
 	int lfd;
 
@@ -315,20 +334,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "tcpchatd: %s\n", err);
 		return 1;
 	}
+	/* Non-blocking: after a back-off, accept() is tried without poll(),
+	 * and must never block the loop that also serves signals. */
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	setup_server(&opts);
 	tc_trace_setup(opts.trace, trace_to_console);
-	if (start_console(&console_tid) == -1) {
+	console_on = start_console(&console_tid);
+	if (console_on == -1) {
 		fprintf(stderr, "tcpchatd: console: %s\n", strerror(errno));
 		return 1;
 	}
 	/* Last, so that whoever waits for this line finds us ready. */
 	tc_console_printf(stderr, "tcpchatd: listening on %s", bound);
+	if (console_on == 0)
+		tc_console_printf(stderr, "tcpchatd: console off: running in "
+		                          "the background");
 	accept_loop(lfd);
 	close(lfd); /* stop accepting before anything else */
 	tc_console_printf(stderr, "tcpchatd: shutting down");
 	stuck = shut_down();
 	tc_console_stop();
-	pthread_join(console_tid, NULL);
+	if (console_on == 1)
+		pthread_join(console_tid, NULL);
 	tc_console_fini();
 	if (stuck > 0) {
 		/* Their threads still hold the table: leave it to exit(). */
