@@ -25,6 +25,7 @@ struct tc_conn {
 	struct tc_outq *q;        /* immutable; not owned */
 	size_t index;             /* slot in tab->conns; under tab->lock */
 	enum tc_conn_state state; /* under tab->lock */
+	int64_t closing_ns;       /* when it left OPEN; under tab->lock */
 	char peer[TC_PEER_MAX];   /* immutable */
 	char name[TC_NAME_MAX];   /* under tab->lock */
 	/* Relaxed atomics: statistics, never used to order anything. */
@@ -255,6 +256,8 @@ tc_conntab_set_state(struct tc_conntab *tab, struct tc_conn *c,
 	pthread_mutex_lock(&tab->lock);
 	old = c->state;
 	c->state = state;
+	if (old == TC_CONN_OPEN && state != TC_CONN_OPEN)
+		c->closing_ns = tc_now_ns();
 	pthread_mutex_unlock(&tab->lock);
 	return old;
 }
@@ -362,6 +365,8 @@ conn_close_locked(struct tc_conn *c, struct tc_msg *notice)
 	 * still flushed (SPEC section 3: nothing queued is lost). */
 	if (notice != NULL)
 		(void)tc_outq_push_notice(c->q, notice);
+	if (c->state == TC_CONN_OPEN)
+		c->closing_ns = tc_now_ns();
 	c->state = TC_CONN_CLOSING;
 	tc_outq_mark(c->q, TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED);
 	return true;
@@ -389,6 +394,25 @@ tc_conntab_abort(struct tc_conntab *tab, struct tc_conn *c)
 	pthread_mutex_lock(&tab->lock);
 	conn_abort_locked(c);
 	pthread_mutex_unlock(&tab->lock);
+}
+
+size_t
+tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns)
+{
+	size_t aborted = 0;
+
+	pthread_mutex_lock(&tab->lock);
+	for (size_t i = 0; i < tab->n; i++) {
+		struct tc_conn *c = tab->conns[i];
+
+		if (c->state == TC_CONN_OPEN || c->closing_ns >= before_ns ||
+		    (tc_outq_marks(c->q) & TC_OUTQ_ABORT))
+			continue;
+		conn_abort_locked(c);
+		aborted++;
+	}
+	pthread_mutex_unlock(&tab->lock);
+	return aborted;
 }
 
 void

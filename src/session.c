@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "tcpchat/console.h"
@@ -570,8 +569,8 @@ send_batch(struct tc_session *s, struct tc_msg **batch, size_t n)
 		lines += count_lines(iov[i].iov_base, iov[i].iov_len);
 	}
 	rc = tc_net_writev_all(s->fd, iov, n);
-	if (rc == -1) /* EAGAIN: SO_SNDTIMEO passed while closing */
-		record_error(s, errno == EAGAIN ? ETIMEDOUT : errno);
+	if (rc == -1)
+		record_error(s, errno);
 	else
 		tc_conn_count_out(s->conn, bytes, lines);
 	for (i = 0; i < n; i++)
@@ -625,20 +624,6 @@ wait_reader(struct tc_session *s, int64_t deadline_ns)
 		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
 			return false;
 	}
-}
-
-/* Closing: from here on the peer has drain_ns to take each write. A peer
- * that stops reading must not hold a closing connection forever (SPEC
- * section 4: closed on its FIN or after 5 s). */
-static void
-limit_send_wait(struct tc_session *s)
-{
-	struct timeval tv = {
-	    .tv_sec = (time_t)(s->srv->drain_ns / 1000000000),
-	    .tv_usec = (suseconds_t)(s->srv->drain_ns % 1000000000 / 1000),
-	};
-
-	(void)setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 /* SPEC section 4 step 3: flush, keep delivering for --linger, then stop
@@ -705,8 +690,6 @@ writer_main(void *arg)
 	int marks;
 
 	marks = pump(s, TC_OUTQ_HALF_CLOSED | TC_OUTQ_SERVER_CLOSE, 0);
-	if (marks != -1)
-		limit_send_wait(s);
 	if (marks != -1 && !(marks & TC_OUTQ_SERVER_CLOSE))
 		marks = linger_after_half_close(s);
 	else if (marks != -1)

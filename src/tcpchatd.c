@@ -31,6 +31,8 @@
 #define DRAIN_NS (5 * 1000000000LL)
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+#define SWEEP_MS 1000           /* how often stuck closes are looked for */
+#define STUCK_NS (2 * DRAIN_NS) /* closing longer than linger + this */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SESSION_STACK (512 * 1024) /* sanitizers need far bigger frames */
@@ -254,6 +256,28 @@ accept_one(int lfd)
 	return 0;
 }
 
+/* A connection that stays closing (kicked, or half-closed past its
+ * --linger) more than STUCK_NS has a peer that stopped reading: its writer
+ * is stuck in send(). Cut it, at most once a SWEEP_MS. */
+static void
+sweep_stuck_closes(void)
+{
+	static int64_t next_ns;
+	int64_t now = tc_now_ns();
+	size_t cut;
+
+	if (now < next_ns)
+		return;
+	next_ns = now + SWEEP_MS * 1000000LL;
+	cut = tc_conntab_abort_stale(server.tab,
+	                             now - server.linger_ns - STUCK_NS);
+	if (cut > 0)
+		tc_console_printf(stderr,
+		                  "tcpchatd: cut %zu connection%s whose peer "
+		                  "stopped reading while closing",
+		                  cut, cut == 1 ? "" : "s");
+}
+
 /* Runs until a signal or /quit. Shortage of descriptors or memory is
  * logged once per episode and backed off, never spun on. */
 static void
@@ -268,7 +292,9 @@ accept_loop(int lfd)
 
 	for (;;) {
 		/* While backing off, leave the listening socket unpolled. */
-		n = poll(pfd, backoff_ms ? 2 : 3, backoff_ms ? backoff_ms : -1);
+		n = poll(pfd, backoff_ms ? 2 : 3,
+		         backoff_ms ? backoff_ms : SWEEP_MS);
+		sweep_stuck_closes();
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -278,6 +304,8 @@ accept_loop(int lfd)
 		}
 		if (pfd[0].revents || pfd[1].revents)
 			return;
+		if (n == 0 && backoff_ms == 0)
+			continue; /* only the sweep's tick */
 		/* The listening socket is readable, or the back-off is over. */
 		if (accept_one(lfd) == 0) {
 			if (backoff_ms)

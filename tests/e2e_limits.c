@@ -211,6 +211,39 @@ START_TEST(test_thread_failure_refuses_only_that_connection)
 }
 END_TEST
 
+START_TEST(test_kicked_peer_that_never_reads_is_closed_after_the_grace)
+{
+	static const char *const big_queue[] = {"--max-queue", "256M", NULL};
+	char line[128];
+	struct h_proc srv;
+	int stuck, talker, fds, threads, i;
+
+	ck_assert_int_eq(h_server_start(&srv, big_queue), 0);
+	fds = h_count_fds(srv.pid);
+	threads = h_count_threads(srv.pid);
+	/* Connection 1 reads its welcome, then nothing: its window fills. */
+	stuck = h_connect_opt("127.0.0.1", srv.port, 4096);
+	ck_assert_int_ge(stuck, 0);
+	ck_assert_int_eq(read_until(stuck, "* welcome"), 0);
+	talker = join(srv.port);
+	ck_assert_int_ge(talker, 0);
+	memset(line, 'x', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	/* 16 MB: more than the kernel buffers between server and stuck. */
+	for (i = 0; i < 16 * 1024 * 1024 / 126; i++)
+		ck_assert_int_eq(h_send(talker, line), 0);
+	/* Its writer is blocked in send(); /kick must still end it. */
+	ck_assert_int_eq(h_write(&srv, "/kick 1\n"), 0);
+	ck_assert_int_eq(
+	    h_wait_counts(srv.pid, fds + 1, threads + 2, H_TIMEOUT_MS * 2), 0);
+	h_close(stuck);
+	h_close(talker);
+	h_kill(&srv, SIGTERM);
+	ck_assert_int_eq(h_wait_exit(&srv, H_TIMEOUT_MS), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -221,6 +254,8 @@ main(void)
 
 	tcase_add_test(tc, test_out_of_descriptors_backs_off_and_recovers);
 	tcase_add_test(tc, test_thread_failure_refuses_only_that_connection);
+	tcase_add_test(
+	    tc, test_kicked_peer_that_never_reads_is_closed_after_the_grace);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

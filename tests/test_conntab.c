@@ -422,6 +422,29 @@ START_TEST(test_close_of_a_full_queue_keeps_everything_and_the_notice)
 }
 END_TEST
 
+START_TEST(test_abort_stale_cuts_only_long_closing_entries)
+{
+	struct fixture f;
+	struct tc_msg *bye = msg("* bye");
+	int64_t before;
+
+	fixture_init(&f, 3, 1024);
+	before = tc_now_ns();
+	tc_conntab_close(f.tab, tc_conn_id(f.c[0]), bye);
+	tc_conntab_set_state(f.tab, f.c[1], TC_CONN_HALF_CLOSED);
+	/* Nothing left OPEN before `before`: nothing is stale yet. */
+	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, before), 0);
+	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, tc_now_ns() + 1), 2);
+	ck_assert_uint_ne(tc_outq_marks(f.q[0]) & TC_OUTQ_ABORT, 0);
+	ck_assert_uint_ne(tc_outq_marks(f.q[1]) & TC_OUTQ_ABORT, 0);
+	ck_assert_uint_eq(tc_outq_marks(f.q[2]) & TC_OUTQ_ABORT, 0);
+	/* Each is cut once. */
+	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, tc_now_ns() + 1), 0);
+	tc_msg_unref(bye);
+	fixture_fini(&f);
+}
+END_TEST
+
 START_TEST(test_abort_all_shuts_every_socket_down)
 {
 	struct tc_conntab *tab = tc_conntab_new(4);
@@ -564,6 +587,7 @@ conntab_suite(void)
 	               test_close_all_closes_every_connection_not_yet_closing);
 	tcase_add_test(
 	    tc, test_close_of_a_full_queue_keeps_everything_and_the_notice);
+	tcase_add_test(tc, test_abort_stale_cuts_only_long_closing_entries);
 	tcase_add_test(tc, test_abort_all_shuts_every_socket_down);
 	tcase_add_test(tc, test_abort_one_leaves_the_others_alone);
 	suite_add_tcase(s, tc);

@@ -102,6 +102,12 @@ size_t tc_conntab_close(struct tc_conntab *tab, unsigned id,
  * queue TC_OUTQ_ABORT. For a peer that cannot be served any more. */
 void tc_conntab_abort(struct tc_conntab *tab, struct tc_conn *c);
 
+/* tc_conntab_abort() on every connection that left OPEN (half-closed or
+ * closing) before before_ns (CLOCK_MONOTONIC) and is still here: a peer
+ * that stopped reading while closing must not hold its writer in send()
+ * forever. Returns how many it aborted. */
+size_t tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns);
+
 /* tc_conntab_abort() on every connection (end of the shutdown grace). */
 void tc_conntab_abort_all(struct tc_conntab *tab);
 
