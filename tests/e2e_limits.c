@@ -171,7 +171,7 @@ START_TEST(test_thread_failure_refuses_only_that_connection)
 {
 	struct h_proc srv;
 	size_t from = 0;
-	int a, b, refused, late;
+	int a, b, refused, late, fds, threads;
 	char dir[128];
 
 	ck_assert_int_eq(h_server_start(&srv, no_args), 0);
@@ -182,10 +182,15 @@ START_TEST(test_thread_failure_refuses_only_that_connection)
 		h_wait_exit(&srv, H_TIMEOUT_MS);
 		return;
 	}
+	fds = h_count_fds(srv.pid);
+	threads = h_count_threads(srv.pid);
 	a = join(srv.port);
 	b = join(srv.port);
 	ck_assert_int_ge(a, 0);
 	ck_assert_int_ge(b, 0);
+	/* The welcome comes from the writer: wait for both readers too. */
+	ck_assert_int_eq(
+	    h_wait_counts(srv.pid, fds + 2, threads + 4, H_TIMEOUT_MS), 0);
 	/* No new thread can be created in the server from now on. */
 	ck_assert_int_eq(pids_cgroup_freeze_count(dir, true), 0);
 	refused = h_connect("127.0.0.1", srv.port);
