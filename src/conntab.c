@@ -19,6 +19,8 @@
 /* First array size; doubled up to max_conns as peers arrive. */
 #define CONNTAB_MIN_SLOTS 16
 
+#define BROADCAST_WAKE_MAX 256 /* past it, writers are woken under the lock */
+
 struct tc_conn {
 	unsigned id;              /* immutable */
 	int fd;                   /* immutable; valid until removed */
@@ -294,11 +296,13 @@ conn_abort_locked(struct tc_conn *c)
  * line would be worse off than one told it was cut. A closed queue (EPIPE)
  * is simply skipped. Called with the lock held. */
 static int
-conn_push_locked(struct tc_conn *c, struct tc_msg *m)
+conn_push_locked(struct tc_conn *c, struct tc_msg *m, bool *wake_later)
 {
-	int err;
+	int rc, err;
 
-	if (tc_outq_push(c->q, m) == 0)
+	rc = wake_later ? tc_outq_push_later(c->q, m, wake_later)
+	                : tc_outq_push(c->q, m);
+	if (rc == 0)
 		return 0;
 	err = errno;
 	if (err != EPIPE)
@@ -306,21 +310,33 @@ conn_push_locked(struct tc_conn *c, struct tc_msg *m)
 	errno = err;
 	return -1;
 }
-
 size_t
 tc_conntab_broadcast(struct tc_conntab *tab, const struct tc_conn *except,
                      struct tc_msg *m)
 {
-	size_t delivered = 0;
+	/* Writers to wake once the lock is released: signalling 200 of them
+	 * under it made every other broadcaster wait for those syscalls. */
+	struct tc_outq *wake[BROADCAST_WAKE_MAX];
+	size_t delivered = 0, n_wake = 0, i;
+	bool need;
 
 	pthread_mutex_lock(&tab->lock);
-	for (size_t i = 0; i < tab->n; i++) {
+	for (i = 0; i < tab->n; i++) {
 		struct tc_conn *c = tab->conns[i];
+		bool *later = n_wake < BROADCAST_WAKE_MAX ? &need : NULL;
 
-		if (c != except && conn_push_locked(c, m) == 0)
-			delivered++;
+		need = false;
+		if (c == except || conn_push_locked(c, m, later) != 0)
+			continue;
+		delivered++;
+		if (need)
+			wake[n_wake++] = tc_outq_ref(c->q);
 	}
 	pthread_mutex_unlock(&tab->lock);
+	for (i = 0; i < n_wake; i++) {
+		tc_outq_wake(wake[i]);
+		tc_outq_free(wake[i]);
+	}
 	return delivered;
 }
 
@@ -344,7 +360,7 @@ tc_conntab_send_to(struct tc_conntab *tab, unsigned id, struct tc_msg *m)
 	pthread_mutex_lock(&tab->lock);
 	c = find_locked(tab, id);
 	if (c != NULL) {
-		rc = conn_push_locked(c, m);
+		rc = conn_push_locked(c, m, NULL);
 		err = errno;
 	}
 	pthread_mutex_unlock(&tab->lock);

@@ -43,7 +43,11 @@ struct tc_outq {
 	size_t bytes;         /* their message bytes, <= max_bytes */
 	size_t max_bytes;
 	unsigned marks;
-	unsigned waiters; /* threads in take(): push signals only then */
+	unsigned waiters;     /* threads in take(): push signals only then */
+	int64_t closes_at_ns; /* pushes refused from then on; 0: never */
+	/* The owner's reference, plus one per broadcaster that signals q
+	 * after releasing the table's lock. */
+	atomic_int refs;
 };
 
 struct tc_msg *
@@ -131,6 +135,7 @@ tc_outq_new(size_t max_bytes)
 	if (q == NULL)
 		return NULL;
 	q->max_bytes = max_bytes;
+	atomic_init(&q->refs, 1);
 	if ((rc = pthread_mutex_init(&q->lock, NULL)) != 0)
 		goto out_free;
 	if ((rc = pthread_condattr_init(&ca)) != 0)
@@ -155,7 +160,7 @@ out_free:
 void
 tc_outq_free(struct tc_outq *q)
 {
-	if (q == NULL)
+	if (q == NULL || atomic_fetch_sub(&q->refs, 1) != 1)
 		return;
 	for (size_t i = 0; i < q->n; i++)
 		tc_msg_unref(q->ring[(q->head + i) & (q->cap - 1)]);
@@ -188,14 +193,40 @@ outq_grow(struct tc_outq *q)
 	return 0;
 }
 
-/* Queues m; past the byte limit only when over_limit_ok. */
+void
+tc_outq_close_at(struct tc_outq *q, int64_t when_ns)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closes_at_ns = when_ns;
+	pthread_mutex_unlock(&q->lock);
+}
+
+struct tc_outq *
+tc_outq_ref(struct tc_outq *q)
+{
+	atomic_fetch_add(&q->refs, 1);
+	return q;
+}
+
+void
+tc_outq_wake(struct tc_outq *q)
+{
+	pthread_cond_signal(&q->cond);
+}
+
+/* Queues m; past the byte limit only when over_limit_ok. With defer_wake,
+ * the caller signals: *defer_wake says whether the writer needs it. */
 static int
-outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok)
+outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok,
+          bool *defer_wake)
 {
 	bool wake = false;
 	int err = 0;
 
 	pthread_mutex_lock(&q->lock);
+	if (q->closes_at_ns != 0 && !(q->marks & TC_OUTQ_CLOSED) &&
+	    tc_now_ns() >= q->closes_at_ns)
+		q->marks |= TC_OUTQ_CLOSED; /* the window is over: close now */
 	if (q->marks & (TC_OUTQ_CLOSED | TC_OUTQ_ABORT)) {
 		err = EPIPE;
 	} else if (!over_limit_ok && m->len > q->max_bytes - q->bytes) {
@@ -216,7 +247,9 @@ outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok)
 	/* Signal after unlocking, so the woken writer does not go straight
 	 * back to sleep on the mutex we hold. q stays alive: its writer
 	 * unhooks it from the table (whose lock broadcasters hold) first. */
-	if (wake)
+	if (defer_wake != NULL)
+		*defer_wake = wake;
+	else if (wake)
 		pthread_cond_signal(&q->cond);
 	if (err != 0) {
 		errno = err;
@@ -228,13 +261,19 @@ outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok)
 int
 tc_outq_push(struct tc_outq *q, struct tc_msg *m)
 {
-	return outq_push(q, m, false);
+	return outq_push(q, m, false, NULL);
+}
+
+int
+tc_outq_push_later(struct tc_outq *q, struct tc_msg *m, bool *wake)
+{
+	return outq_push(q, m, false, wake);
 }
 
 int
 tc_outq_push_notice(struct tc_outq *q, struct tc_msg *m)
 {
-	return outq_push(q, m, true);
+	return outq_push(q, m, true, NULL);
 }
 
 void

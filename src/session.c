@@ -398,6 +398,8 @@ begin_half_close(struct tc_session *s, const char *why)
 		return;
 	}
 	s->half_closed_ns = tc_now_ns();
+	/* SPEC section 4: what is queued after the window is not sent. */
+	tc_outq_close_at(s->q, s->half_closed_ns + s->srv->linger_ns);
 	tc_trace(&s->trace, "marked half-closed in the table, waking the "
 	                    "writer");
 	tc_outq_mark(s->q, TC_OUTQ_HALF_CLOSED);

@@ -236,6 +236,23 @@ START_TEST(test_notice_goes_past_the_byte_limit_without_overflow)
 }
 END_TEST
 
+START_TEST(test_close_at_refuses_pushes_from_that_moment_on)
+{
+	struct tc_outq *q = tc_outq_new(1024);
+	char buf[16];
+
+	tc_outq_close_at(q, tc_now_ns() + 3600 * 1000000000LL);
+	ck_assert_int_eq(push_str(q, "before"), 0);
+	tc_outq_close_at(q, tc_now_ns());
+	errno = 0;
+	ck_assert_int_eq(push_str(q, "after"), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_uint_ne(tc_outq_marks(q) & TC_OUTQ_CLOSED, 0);
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "before");
+	tc_outq_free(q);
+}
+END_TEST
+
 START_TEST(test_closed_queue_refuses_push_but_keeps_what_it_has)
 {
 	struct tc_outq *q = tc_outq_new(1024);
@@ -572,6 +589,7 @@ outq_suite(void)
 
 	tc = tcase_create("limit_and_marks");
 	tcase_add_test(tc, test_push_up_to_the_byte_limit_is_accepted);
+	tcase_add_test(tc, test_close_at_refuses_pushes_from_that_moment_on);
 	tcase_add_test(tc,
 	               test_notice_goes_past_the_byte_limit_without_overflow);
 	tcase_add_test(tc,

@@ -10,6 +10,7 @@
 #ifndef TCPCHAT_OUTQ_H
 #define TCPCHAT_OUTQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,8 +51,21 @@ struct tc_outq;
  * errno ENOMEM. The caller owns it; free with tc_outq_free(). */
 struct tc_outq *tc_outq_new(size_t max_bytes);
 
-/* Frees q and drops every message still queued. No thread may use q. */
+/* Drops the owner's reference: frees q and the messages still queued once
+ * no broadcaster holds a reference (tc_outq_ref) either. */
 void tc_outq_free(struct tc_outq *q);
+
+/* Another reference, dropped with tc_outq_free(): keeps q alive for a
+ * signal sent after the lock that found it is released. Any thread. */
+struct tc_outq *tc_outq_ref(struct tc_outq *q);
+
+/* As tc_outq_push(), but leaves waking the writer to the caller: *wake
+ * says whether tc_outq_wake() is needed. For broadcasts, which signal
+ * after releasing the table's lock. */
+int tc_outq_push_later(struct tc_outq *q, struct tc_msg *m, bool *wake);
+
+/* Wakes q's writer after tc_outq_push_later(). Any thread. */
+void tc_outq_wake(struct tc_outq *q);
 
 /* Queues a new reference to m. Any thread; never blocks on I/O. Returns 0;
  * -1 with errno EPIPE if q is closed, or ENOBUFS if m would take q past
@@ -66,6 +80,11 @@ int tc_outq_push_notice(struct tc_outq *q, struct tc_msg *m);
 /* Sets marks (bits of enum tc_outq_mark) and wakes the writer. Setting
  * TC_OUTQ_CLOSED stops further pushes; queued messages stay. Any thread. */
 void tc_outq_mark(struct tc_outq *q, unsigned marks);
+
+/* From CLOCK_MONOTONIC when_ns on, q takes no push (as if marked
+ * TC_OUTQ_CLOSED): the end of the --linger window, exact to the push, not
+ * to when the writer gets round to it. Any thread. */
+void tc_outq_close_at(struct tc_outq *q, int64_t when_ns);
 
 /* Current marks. Any thread. */
 unsigned tc_outq_marks(struct tc_outq *q);
