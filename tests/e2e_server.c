@@ -8,7 +8,6 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,35 +40,9 @@ struct room {
 	int n;
 };
 
-/* printf into one of a few rotating buffers, for expected lines. */
-__attribute__((format(printf, 1, 2))) static const char *
-S(const char *fmt, ...)
-{
-	static char bufs[8][BUF];
-	static int next;
-	char *b = bufs[next++ % 8];
-	va_list ap;
+#define S h_fmt
 
-	va_start(ap, fmt);
-	vsnprintf(b, BUF, fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-/* The next line on fd must be exactly want. */
-#define EXPECT_NEXT(fd, want) expect_next((fd), (want), __LINE__)
-static void
-expect_next(int fd, const char *want, int line)
-{
-	static char buf[BUF];
-	ssize_t r = h_read_line(fd, buf, sizeof(buf), T);
-
-	ck_assert_msg(r >= 0, "line %d: expected '%.300s', got %s", line, want,
-	              h_result_str(r));
-	ck_assert_msg(strcmp(buf, want) == 0,
-	              "line %d: expected '%.300s', got '%.300s'", line, want,
-	              buf);
-}
+#define EXPECT_NEXT H_EXPECT_NEXT
 
 /* Some later line on fd must be exactly want (others are skipped). */
 #define EXPECT_LINE(fd, want) expect_line((fd), (want), __LINE__)

@@ -5,7 +5,6 @@
  * which Meson reports as a skip. */
 #include <check.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,33 +19,9 @@ int main(void);
 #define BUF 8192
 #define TCASE_TIMEOUT_S 120
 
-__attribute__((format(printf, 1, 2))) static const char *
-S(const char *fmt, ...)
-{
-	static char bufs[4][BUF];
-	static int next;
-	char *b = bufs[next++ % 4];
-	va_list ap;
+#define S h_fmt
 
-	va_start(ap, fmt);
-	vsnprintf(b, BUF, fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-#define EXPECT_NEXT(fd, want) expect_next((fd), (want), __LINE__)
-static void
-expect_next(int fd, const char *want, int line)
-{
-	static char buf[BUF];
-	ssize_t r = h_read_line(fd, buf, sizeof(buf), T);
-
-	ck_assert_msg(r >= 0, "line %d: expected '%.300s', got %s", line, want,
-	              h_result_str(r));
-	ck_assert_msg(strcmp(buf, want) == 0,
-	              "line %d: expected '%.300s', got '%.300s'", line, want,
-	              buf);
-}
+#define EXPECT_NEXT H_EXPECT_NEXT
 
 static void
 server_start(struct h_proc *srv)

@@ -7,6 +7,8 @@
  * return failure and the tests assert in their own thread. */
 #include "harness.h"
 
+#include <check.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1065,4 +1068,31 @@ h_have_program(const char *name)
 			path++;
 	}
 	return false;
+}
+
+const char *
+h_fmt(const char *fmt, ...)
+{
+	static char bufs[8][8192];
+	static int next;
+	char *b = bufs[next++ % 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+void
+h_expect_next(int fd, const char *want, int line)
+{
+	static char buf[8192];
+	ssize_t r = h_read_line(fd, buf, sizeof(buf), H_TIMEOUT_MS);
+
+	ck_assert_msg(r >= 0, "line %d: expected '%.300s', got %s", line, want,
+	              h_result_str(r));
+	ck_assert_msg(strcmp(buf, want) == 0,
+	              "line %d: expected '%.300s', got '%.300s'", line, want,
+	              buf);
 }

@@ -133,4 +133,12 @@ bool h_have_ipv6(void);
 /* True when an executable `name` is on $PATH. */
 bool h_have_program(const char *name);
 
+/* printf into one of 8 rotating buffers: expected lines built inline. */
+const char *h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Asserts (Check, in the test's thread) that the next line on fd is
+ * exactly want; line is the caller's, for the message. */
+void h_expect_next(int fd, const char *want, int line);
+#define H_EXPECT_NEXT(fd, want) h_expect_next((fd), (want), __LINE__)
+
 #endif
