@@ -517,14 +517,22 @@ h_wait_stream_eof(struct h_proc *p, int stream, int timeout_ms)
 	return 0;
 }
 
+/* Writes all of buf by the deadline, waiting for POLLOUT in between (the
+ * children's output is drained meanwhile). Sockets use send() without
+ * blocking and without SIGPIPE; pipes and ptys, which are non-blocking,
+ * use write(). 0, or -1 with errno (ETIMEDOUT at the deadline). */
 static int
-write_all_fd(int fd, const char *s, size_t len, int timeout_ms)
+write_by_deadline(int fd, const void *buf, size_t len, int timeout_ms,
+                  bool socket)
 {
 	int64_t deadline = now_ms() + timeout_ms;
+	const char *s = buf;
 
 	while (len > 0) {
 		struct pollfd pfd = {fd, POLLOUT, 0};
-		ssize_t n = write(fd, s, len);
+		ssize_t n = socket
+		                ? send(fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+		                : write(fd, s, len);
 
 		if (n > 0) {
 			s += n;
@@ -548,7 +556,7 @@ h_write(struct h_proc *p, const char *s)
 		errno = EBADF;
 		return -1;
 	}
-	return write_all_fd(p->in_fd, s, strlen(s), H_TIMEOUT_MS);
+	return write_by_deadline(p->in_fd, s, strlen(s), H_TIMEOUT_MS, false);
 }
 
 void
@@ -559,7 +567,8 @@ h_close_stdin(struct h_proc *p)
 	if (p->pty) {
 		/* The master is also its stdout: end input the way a user
 		 * does, with the terminal's EOF character. */
-		(void)write_all_fd(p->in_fd, "\x04", 1, H_TIMEOUT_MS);
+		(void)write_by_deadline(p->in_fd, "\x04", 1, H_TIMEOUT_MS,
+		                        false);
 		return;
 	}
 	close(p->in_fd);
@@ -854,26 +863,7 @@ h_reset(int fd)
 int
 h_send_buf(int fd, const void *buf, size_t len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
-	const char *s = buf;
-
-	while (len > 0) {
-		struct pollfd pfd = {fd, POLLOUT, 0};
-		ssize_t n = send(fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n > 0) {
-			s += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		if (pump(&pfd, 1, deadline) < 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
-	return 0;
+	return write_by_deadline(fd, buf, len, timeout_ms, true);
 }
 
 int
