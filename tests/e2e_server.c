@@ -164,6 +164,15 @@ room_join(struct room *r, const char *host)
 	return r->n++;
 }
 
+/* The usual setup: a server with args and two IPv4 clients in it. */
+static void
+room_of_two(struct room *r, const char *const *args)
+{
+	room_start(r, args);
+	room_join(r, "127.0.0.1");
+	room_join(r, "127.0.0.1");
+}
+
 /* The first client, with a 4 KiB receive buffer (so little of what the
  * server sends fits in flight). Returns its index. */
 static int
@@ -295,9 +304,7 @@ START_TEST(test_line_from_a_reaches_b_as_name_colon_text)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "hello there\n");
 	EXPECT_NEXT(r.c[1].fd, S("%s: hello there", r.c[0].name));
 	room_end(&r);
@@ -323,9 +330,7 @@ START_TEST(test_sender_does_not_get_its_own_line_back)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "mine\n");
 	EXPECT_NEXT(r.c[1].fd, S("%s: mine", r.c[0].name));
 	say(&r, 1, "marker\n");
@@ -350,9 +355,7 @@ START_TEST(test_crlf_is_relayed_without_cr)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "windows line\r\n");
 	EXPECT_NEXT(r.c[1].fd, S("%s: windows line", r.c[0].name));
 	room_end(&r);
@@ -365,9 +368,7 @@ START_TEST(test_lines_arrive_in_the_order_sent)
 	char batch[64 * 16];
 	size_t len = 0;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	for (int i = 0; i < 64; i++)
 		len += (size_t)snprintf(batch + len, sizeof(batch) - len,
 		                        "n%03d\n", i);
@@ -384,9 +385,7 @@ START_TEST(test_console_line_reaches_every_client_as_server_text)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	console(&r, "hello from the console\n");
 	EXPECT_NEXT(r.c[0].fd, "server: hello from the console");
 	EXPECT_NEXT(r.c[1].fd, "server: hello from the console");
@@ -413,9 +412,7 @@ START_TEST(test_console_msg_reaches_only_that_client)
 	struct room r;
 	unsigned id;
 
-	room_start(&r, args);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, args);
 	id = conn_id(&r, r.c[1].name);
 	console(&r, S("/msg %u just for you\n", id));
 	console(&r, "for everyone\n");
@@ -433,9 +430,7 @@ START_TEST(test_console_list_shows_every_client)
 	struct room r;
 	size_t from = 0;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 1, "/nick listed-nick\n");
 	EXPECT_NEXT(r.c[1].fd, "* you are now listed-nick");
 	/* Skip the console's join and nick lines, so the names found next
@@ -475,9 +470,7 @@ START_TEST(test_console_quit_shuts_down_gracefully)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	console(&r, "/quit\n");
 	for (int i = 0; i < 2; i++) {
 		EXPECT_NEXT(r.c[i].fd, "* server shutting down");
@@ -513,9 +506,7 @@ START_TEST(test_nick_tells_client_and_others)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "/nick alice\n");
 	EXPECT_NEXT(r.c[0].fd, "* you are now alice");
 	EXPECT_NEXT(r.c[1].fd, S("* %s is now alice", r.c[0].name));
@@ -527,9 +518,7 @@ START_TEST(test_lines_after_nick_carry_new_name)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "/nick alice\nhi as alice\n");
 	EXPECT_NEXT(r.c[1].fd, S("* %s is now alice", r.c[0].name));
 	EXPECT_NEXT(r.c[1].fd, "alice: hi as alice");
@@ -542,9 +531,7 @@ START_TEST(test_lines_and_commands_in_one_write_keep_their_order)
 	struct room r;
 	char *old;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	old = strdup(r.c[0].name);
 	/* Chat lines of one read are relayed as one batch: a command in
 	 * between must still come between them. */
@@ -584,9 +571,7 @@ START_TEST(test_help_answers_only_the_asker)
 	int lines = 0;
 	bool nick = false;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	/* One reader handles both lines in order: the nick answer marks the
 	 * end of the help. */
 	say(&r, 0, "/help\n/nick helpdone\n");
@@ -611,9 +596,7 @@ START_TEST(test_double_slash_sends_text_with_one_slash)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "//nick is a command\n");
 	EXPECT_NEXT(r.c[1].fd, S("%s: /nick is a command", r.c[0].name));
 	room_end(&r);
@@ -624,9 +607,7 @@ START_TEST(test_unknown_command_gets_error_and_is_not_relayed)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "/foo bar\nmarker\n");
 	EXPECT_NEXT(r.c[0].fd, "* error: unknown command '/foo' (try /help)");
 	EXPECT_NEXT(r.c[1].fd, S("%s: marker", r.c[0].name));
@@ -638,9 +619,7 @@ START_TEST(test_invalid_nick_gets_error)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "/nick bad!nick\nmarker\n");
 	EXPECT_NEXT(r.c[0].fd,
 	            "* error: invalid nick 'bad!nick' (1-32 of A-Za-z0-9._-)");
@@ -671,9 +650,7 @@ START_TEST(test_nick_in_use_gets_error)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "/nick alice\n");
 	EXPECT_NEXT(r.c[0].fd, "* you are now alice");
 	EXPECT_NEXT(r.c[1].fd, S("* %s is now alice", r.c[0].name));
@@ -703,9 +680,7 @@ relay_check(const char *raw, const char *want)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, raw);
 	EXPECT_NEXT(r.c[1].fd, S("%s: %s", r.c[0].name, want));
 	room_end(&r);
@@ -771,9 +746,7 @@ START_TEST(test_long_line_is_split_at_max_line)
 	struct room r;
 	const char *a;
 
-	room_start(&r, max10);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, max10);
 	a = r.c[0].name;
 	say(&r, 0, "abcdefghijKLMNOPQRSTuvwxy\n"); /* 25 bytes */
 	EXPECT_NEXT(r.c[1].fd, S("%s: abcdefghij", a));
@@ -788,9 +761,7 @@ START_TEST(test_piece_of_a_split_line_is_never_a_command)
 	struct room r;
 	const char *a;
 
-	room_start(&r, max10);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, max10);
 	a = r.c[0].name;
 	/* The tails read "exit" and "/who": text, not commands. */
 	say(&r, 0, "abcdefghijexit\n0123456789/who\n");
@@ -809,9 +780,7 @@ START_TEST(test_line_of_exactly_max_line_is_one_message)
 {
 	struct room r;
 
-	room_start(&r, max10);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, max10);
 	say(&r, 0, "0123456789\nend\n");
 	EXPECT_NEXT(r.c[1].fd, S("%s: 0123456789", r.c[0].name));
 	EXPECT_NEXT(r.c[1].fd, S("%s: end", r.c[0].name));
@@ -824,9 +793,7 @@ START_TEST(test_split_never_cuts_a_utf8_sequence)
 	struct room r;
 	const char *a;
 
-	room_start(&r, max10);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, max10);
 	a = r.c[0].name;
 	/* 2+3+3 = 8 bytes fit, the next character would make 11. */
 	say(&r, 0, "ab你好世界\n");
@@ -846,9 +813,7 @@ START_TEST(test_max_line_counts_bytes_before_escaping)
 {
 	struct room r;
 
-	room_start(&r, max10);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, max10);
 	say(&r, 0, "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\n");
 	EXPECT_NEXT(r.c[1].fd,
 	            S("%s: \\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x0b\\x0c",
@@ -863,9 +828,7 @@ START_TEST(test_default_max_line_is_4096_bytes)
 	struct room r;
 	static char line[10002], want[3][4200];
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	for (int i = 0; i < 10000; i++)
 		line[i] = (char)('a' + i % 26);
 	line[10000] = '\n';
@@ -887,9 +850,7 @@ START_TEST(test_exit_then_fin_gets_clean_eof_without_console_input)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	client_exit(&r, 0);
 	/* Nothing is typed on the console: the writer must wake by itself. */
 	EXPECT_FIN(r.c[0].fd);
@@ -901,9 +862,7 @@ START_TEST(test_exit_tells_others_left_and_is_not_relayed)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	client_exit(&r, 0);
 	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
 	room_end(&r);
@@ -914,9 +873,7 @@ START_TEST(test_exit_with_crlf_counts_as_exit)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "exit\r\n");
 	ck_assert_int_eq(shutdown(r.c[0].fd, SHUT_WR), 0);
 	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
@@ -933,9 +890,7 @@ START_TEST(test_linger_sends_console_and_peer_lines_after_exit)
 	bool got_console = false, got_peer = false;
 	ssize_t n;
 
-	room_start(&r, args);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, args);
 	client_exit(&r, 0);
 	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
 	/* Both sent after the server handled the exit. */
@@ -960,9 +915,7 @@ START_TEST(test_without_linger_lines_after_exit_are_not_sent)
 	char buf[BUF];
 	ssize_t n;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	client_exit(&r, 0);
 	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
 	console(&r, "too late\n");
@@ -1010,9 +963,7 @@ START_TEST(test_data_after_exit_is_discarded_without_reset)
 	struct room r;
 	static char junk[256 * 1024];
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (i % 64 == 63) ? '\n' : 'j';
 	say(&r, 0, "exit\n");
@@ -1031,9 +982,7 @@ START_TEST(test_fin_without_exit_is_a_clean_leave)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	ck_assert_int_eq(shutdown(r.c[0].fd, SHUT_WR), 0);
 	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
 	EXPECT_FIN(r.c[0].fd);
@@ -1045,9 +994,7 @@ START_TEST(test_final_exit_without_lf_before_fin_counts)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "exit");
 	ck_assert_int_eq(shutdown(r.c[0].fd, SHUT_WR), 0);
 	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
@@ -1060,9 +1007,7 @@ START_TEST(test_bytes_after_last_lf_at_fin_are_a_last_message)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "first\nno newline at the end");
 	ck_assert_int_eq(shutdown(r.c[0].fd, SHUT_WR), 0);
 	EXPECT_NEXT(r.c[1].fd, S("%s: first", r.c[0].name));
@@ -1146,9 +1091,7 @@ START_TEST(test_kicked_client_gets_notice_then_clean_eof)
 	static const char *const args[] = {"-v", NULL};
 	struct room r;
 
-	room_start(&r, args);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, args);
 	console(&r, S("/kick %u\n", conn_id(&r, r.c[0].name)));
 	EXPECT_NEXT(r.c[0].fd, "* you were kicked by server");
 	EXPECT_FIN(r.c[0].fd);
@@ -1161,9 +1104,7 @@ START_TEST(test_others_see_client_was_kicked)
 	static const char *const args[] = {"-v", NULL};
 	struct room r;
 
-	room_start(&r, args);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, args);
 	console(&r, S("/kick %u\n", conn_id(&r, r.c[0].name)));
 	EXPECT_NEXT(r.c[1].fd, S("* %s was kicked", r.c[0].name));
 	room_end(&r);
@@ -1179,9 +1120,7 @@ START_TEST(test_sigterm_flushes_queued_lines_then_notice_then_eof)
 	static char batch[500 * 32];
 	size_t len = 0;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	for (int i = 0; i < lines; i++)
 		len += (size_t)snprintf(batch + len, sizeof(batch) - len,
 		                        "before signal %03d\n", i);
@@ -1207,9 +1146,7 @@ START_TEST(test_sigterm_exits_0_before_grace_when_clients_close)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	h_kill(&r.srv, SIGTERM);
 	for (int i = 0; i < 2; i++) {
 		EXPECT_NEXT(r.c[i].fd, "* server shutting down");
@@ -1227,9 +1164,7 @@ START_TEST(test_sigterm_exits_0_after_grace_when_clients_stay)
 {
 	struct room r;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	h_kill(&r.srv, SIGTERM);
 	for (int i = 0; i < 2; i++) {
 		EXPECT_NEXT(r.c[i].fd, "* server shutting down");
@@ -1364,9 +1299,7 @@ START_TEST(test_server_full_refuses_newcomer_with_notice)
 	struct room r;
 	int fd;
 
-	room_start(&r, args);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, args);
 	fd = h_connect("127.0.0.1", r.srv.port);
 	ck_assert_int_ge(fd, 0);
 	EXPECT_NEXT(fd, "* error: server full");
@@ -1382,9 +1315,7 @@ START_TEST(test_first_clients_keep_working_when_full)
 	struct room r;
 	int fd;
 
-	room_start(&r, args);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, args);
 	fd = h_connect("127.0.0.1", r.srv.port);
 	ck_assert_int_ge(fd, 0);
 	EXPECT_NEXT(fd, "* error: server full");
@@ -1402,9 +1333,7 @@ START_TEST(test_slot_is_free_again_after_a_client_leaves)
 	static const char *const args[] = {"--max-clients", "2", NULL};
 	struct room r;
 
-	room_start(&r, args);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, args);
 	client_exit(&r, 0);
 	EXPECT_FIN(r.c[0].fd);
 	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
@@ -1432,9 +1361,7 @@ START_TEST(test_reset_mid_line_tells_others_and_server_survives)
 	struct room r;
 	int c;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	say(&r, 0, "half a li");
 	ck_assert_int_eq(h_reset(r.c[0].fd), 0);
 	r.c[0].fd = -1;
@@ -1471,9 +1398,7 @@ START_TEST(test_binary_junk_does_not_hurt_the_server)
 	static unsigned char junk[65536];
 	unsigned x = 12345;
 
-	room_start(&r, NULL);
-	room_join(&r, "127.0.0.1");
-	room_join(&r, "127.0.0.1");
+	room_of_two(&r, NULL);
 	for (size_t i = 0; i < sizeof(junk); i++) {
 		x = x * 1103515245u + 12345u;
 		junk[i] = (unsigned char)(x >> 16);
