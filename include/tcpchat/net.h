@@ -20,13 +20,13 @@
  * writes the bound address (with the real port, for port 0) to bound;
  * -1 with a reason "bind [::]:9999: Address already in use" in err. */
 int tc_net_listen(const char *addr, const char *port, int backlog,
-		  char bound[TC_ADDR_STR_MAX], char *err, size_t errlen);
+                  char bound[TC_ADDR_STR_MAX], char *err, size_t errlen);
 
 /* Connects to host:port, trying every address getaddrinfo gives (family:
  * AF_UNSPEC, AF_INET or AF_INET6). Returns the fd, -1 with a reason in err
  * ("connect 127.0.0.1:9: Connection refused"). */
 int tc_net_connect(const char *host, const char *port, int family, char *err,
-		   size_t errlen);
+                   size_t errlen);
 
 /* Sends all len bytes (MSG_NOSIGNAL, EINTR retried). 0, or -1 with errno. */
 int tc_net_write_all(int fd, const void *buf, size_t len);

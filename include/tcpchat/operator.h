@@ -16,6 +16,6 @@ enum tc_operator_result {
 
 /* Handles one line typed on the server console (no newline). */
 enum tc_operator_result tc_operator_line(struct tc_server *srv,
-					 const char *line, size_t len);
+                                         const char *line, size_t len);
 
 #endif

@@ -12,10 +12,10 @@
 #define TC_DEFAULT_PORT "9999"
 
 enum tc_opts_result {
-	TC_OPTS_RUN,	 /* go ahead */
-	TC_OPTS_HELP,	 /* -h: print usage, exit 0 */
+	TC_OPTS_RUN,     /* go ahead */
+	TC_OPTS_HELP,    /* -h: print usage, exit 0 */
 	TC_OPTS_VERSION, /* -V: print version, exit 0 */
-	TC_OPTS_USAGE,	 /* bad usage: err says why, exit 2 */
+	TC_OPTS_USAGE,   /* bad usage: err says why, exit 2 */
 };
 
 struct tc_server_opts {
@@ -32,7 +32,7 @@ struct tc_server_opts {
 struct tc_client_opts {
 	const char *host;
 	const char *port;
-	const char *name;	  /* --name: sent as /nick after connecting */
+	const char *name;         /* --name: sent as /nick after connecting */
 	const char *history_path; /* --history; NULL: the default path */
 	bool no_history;
 	bool trace;
@@ -43,7 +43,7 @@ struct tc_client_opts {
  * bounds it. Returns 0, or -1 for anything else (empty, sign, overflow,
  * other suffix, zero when !allow_zero). */
 int tc_parse_size(const char *s, uint64_t max_value, bool allow_zero,
-		  uint64_t *out);
+                  uint64_t *out);
 
 /* Parses a port 0..65535 (decimal digits only). Returns it, or -1. */
 int tc_parse_port(const char *s);
@@ -51,11 +51,11 @@ int tc_parse_port(const char *s);
 /* Parse argv. getopt state is reset first, so they may be called again
  * (tests). err gets a one-line reason for TC_OPTS_USAGE. */
 enum tc_opts_result tc_server_opts_parse(int argc, char **argv,
-					 struct tc_server_opts *o, char *err,
-					 size_t errlen);
+                                         struct tc_server_opts *o, char *err,
+                                         size_t errlen);
 enum tc_opts_result tc_client_opts_parse(int argc, char **argv,
-					 struct tc_client_opts *o, char *err,
-					 size_t errlen);
+                                         struct tc_client_opts *o, char *err,
+                                         size_t errlen);
 
 extern const char tc_server_usage[];
 extern const char tc_client_usage[];

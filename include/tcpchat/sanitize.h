@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 /* Size dst needs for tc_sanitize() of len bytes, NUL included. */
-#define TC_SANITIZE_BOUND(len) ((len) * 4 + 1)
+#define TC_SANITIZE_BOUND(len) ((len)*4 + 1)
 
 /* Writes the escaped form of src[0..len) to dst, which must hold
  * TC_SANITIZE_BOUND(len) bytes, and NUL-terminates it. Returns the length

@@ -20,14 +20,14 @@
  * output goes through tc_console_printf(). */
 struct tc_server {
 	struct tc_conntab *tab;
-	const char *name;   /* the server's own participant (--name) */
-	size_t max_line;    /* --max-line */
-	size_t max_queue;   /* --max-queue */
-	int64_t linger_ns;  /* --linger */
-	int64_t drain_ns;   /* how long to wait for a peer's FIN (5 s) */
-	bool quiet;	    /* -q: no chat traffic on the console */
-	bool verbose;	    /* -v: a line per connection event */
-	size_t stack_size;  /* per-thread stack */
+	const char *name;  /* the server's own participant (--name) */
+	size_t max_line;   /* --max-line */
+	size_t max_queue;  /* --max-queue */
+	int64_t linger_ns; /* --linger */
+	int64_t drain_ns;  /* how long to wait for a peer's FIN (5 s) */
+	bool quiet;        /* -q: no chat traffic on the console */
+	bool verbose;      /* -v: a line per connection event */
+	size_t stack_size; /* per-thread stack */
 	/* live_lock guards n_live, the sessions not yet freed; live_cond
 	 * tells tc_server_wait_sessions() that one ended. */
 	pthread_mutex_t live_lock;
