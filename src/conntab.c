@@ -19,8 +19,6 @@
 /* First array size; doubled up to max_conns as peers arrive. */
 #define CONNTAB_MIN_SLOTS 16
 
-#define BROADCAST_WAKE_MAX 256 /* past it, writers are woken under the lock */
-
 struct tc_conn {
 	unsigned id;              /* immutable */
 	int fd;                   /* immutable; valid until removed */
@@ -44,6 +42,9 @@ struct tc_conntab {
 	unsigned max_conns;
 	unsigned next_id;
 	char reserved[TC_NAME_MAX]; /* "" when none */
+	/* The doorbell of every entry's queue (tc_conntab_bell): immutable,
+	 * owned, rung without the lock. */
+	struct tc_outq_bell *bell;
 };
 
 /* Copies src into dst of size len, truncating. */
@@ -86,7 +87,13 @@ tc_conntab_new(unsigned max_conns)
 		return NULL;
 	tab->max_conns = max_conns;
 	tab->next_id = 1;
+	tab->bell = tc_outq_bell_new();
+	if (tab->bell == NULL) {
+		free(tab);
+		return NULL;
+	}
 	if ((rc = pthread_mutex_init(&tab->lock, NULL)) != 0) {
+		tc_outq_bell_free(tab->bell);
 		free(tab);
 		errno = rc;
 		return NULL;
@@ -101,6 +108,7 @@ tc_conntab_free(struct tc_conntab *tab)
 		return;
 	assert(tab->n == 0);
 	free(tab->conns);
+	tc_outq_bell_free(tab->bell);
 	pthread_mutex_destroy(&tab->lock);
 	free(tab);
 }
@@ -169,6 +177,12 @@ tc_conntab_remove(struct tc_conntab *tab, struct tc_conn *c)
 	last->index = c->index;
 	pthread_mutex_unlock(&tab->lock);
 	free(c);
+}
+
+struct tc_outq_bell *
+tc_conntab_bell(struct tc_conntab *tab)
+{
+	return tab->bell;
 }
 
 unsigned
@@ -296,12 +310,11 @@ conn_abort_locked(struct tc_conn *c)
  * line would be worse off than one told it was cut. A closed queue (EPIPE)
  * is simply skipped. Called with the lock held. */
 static int
-conn_push_locked(struct tc_conn *c, struct tc_msg *m, bool *wake_later)
+conn_push_locked(struct tc_conn *c, struct tc_msg *m, bool *ring)
 {
 	int rc, err;
 
-	rc = wake_later ? tc_outq_push_later(c->q, m, wake_later)
-	                : tc_outq_push(c->q, m);
+	rc = ring ? tc_outq_push_later(c->q, m, ring) : tc_outq_push(c->q, m);
 	if (rc == 0)
 		return 0;
 	err = errno;
@@ -314,29 +327,21 @@ size_t
 tc_conntab_broadcast(struct tc_conntab *tab, const struct tc_conn *except,
                      struct tc_msg *m)
 {
-	/* Writers to wake once the lock is released: signalling 200 of them
-	 * under it made every other broadcaster wait for those syscalls. */
-	struct tc_outq *wake[BROADCAST_WAKE_MAX];
-	size_t delivered = 0, n_wake = 0, i;
-	bool need;
+	size_t delivered = 0;
+	bool ring = false;
 
 	pthread_mutex_lock(&tab->lock);
-	for (i = 0; i < tab->n; i++) {
+	for (size_t i = 0; i < tab->n; i++) {
 		struct tc_conn *c = tab->conns[i];
-		bool *later = n_wake < BROADCAST_WAKE_MAX ? &need : NULL;
 
-		need = false;
-		if (c == except || conn_push_locked(c, m, later) != 0)
-			continue;
-		delivered++;
-		if (need)
-			wake[n_wake++] = tc_outq_ref(c->q);
+		if (c != except && conn_push_locked(c, m, &ring) == 0)
+			delivered++;
 	}
 	pthread_mutex_unlock(&tab->lock);
-	for (i = 0; i < n_wake; i++) {
-		tc_outq_wake(wake[i]);
-		tc_outq_free(wake[i]);
-	}
+	/* One ring for all the writers, after the lock: waking 200 of them
+	 * one by one under it made every other broadcaster wait. */
+	if (ring)
+		tc_outq_bell_ring(tab->bell);
 	return delivered;
 }
 

@@ -1,14 +1,18 @@
 /* outq: reference-counted messages and the per-connection outbound FIFO.
  *
- * A queue is a ring of message pointers behind one mutex, with one condvar
- * on CLOCK_MONOTONIC that carries every wake-up (message, mark, deadline).
- * It does no I/O: the writer takes messages out and sends them unlocked.
- * An idle queue costs its struct only: the ring is allocated on the first
- * push and released again when a large one drains (10,000 idle peers). */
+ * A queue is a ring of message pointers behind one mutex. Its writer sleeps
+ * on a futex word of the queue, bumped by every push and mark made while it
+ * sleeps, and on its group's doorbell, so that a broadcast wakes every
+ * sleeping writer of the group with one system call. It does no I/O: the
+ * writer takes messages out and sends them unlocked. An idle queue costs
+ * its struct only: the ring is allocated on the first push and released
+ * again when a large one drains (10,000 idle peers). */
 #include "tcpchat/outq.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* First ring: a chat peer rarely has more than a few lines waiting. */
 #define OUTQ_MIN_SLOTS 4
@@ -30,25 +36,127 @@ struct tc_msg {
 	char data[]; /* len bytes and a NUL, for printing and tests */
 };
 
+/* Why a doorbell: waking the 50 writers of a broadcast one FUTEX_WAKE at a
+ * time cost 8.2 us of CPU per thread on a 2-vCPU VM, one FUTEX_WAKE for
+ * all of them 4.7 us (docs/BENCHMARKS.md). */
+struct tc_outq_bell {
+	atomic_uint rings; /* a futex word: bumped by every ring */
+};
+
 struct tc_outq {
-	/* Guards every field below; held only to move pointers and count,
-	 * never across I/O or a message's allocation or free. */
+	/* Guards every field below but wake_seq; held only to move pointers
+	 * and count, never across I/O or a message's allocation or free. */
 	pthread_mutex_t lock;
-	/* The writer's one wait: a push, a mark, or its deadline. */
-	pthread_cond_t cond;
-	struct tc_msg **ring; /* NULL until the first push */
-	size_t cap;           /* slots in ring: 0 or a power of two */
-	size_t head;          /* index of the oldest message */
-	size_t n;             /* messages queued */
-	size_t bytes;         /* their message bytes, <= max_bytes */
+	/* The writer's futex word: bumped, under lock, by every push and
+	 * mark made while the writer sleeps, so no wake-up is ever lost. */
+	atomic_uint wake_seq;
+	struct tc_outq_bell *bell; /* immutable; NULL: none */
+	struct tc_msg **ring;      /* NULL until the first push */
+	size_t cap;                /* slots in ring: 0 or a power of two */
+	size_t head;               /* index of the oldest message */
+	size_t n;                  /* messages queued */
+	size_t bytes;              /* their message bytes, <= max_bytes */
 	size_t max_bytes;
 	unsigned marks;
-	unsigned waiters;     /* threads in take(): push signals only then */
+	unsigned waiters;     /* the writer sleeps: a push bumps wake_seq */
 	int64_t closes_at_ns; /* pushes refused from then on; 0: never */
-	/* The owner's reference, plus one per broadcaster that signals q
-	 * after releasing the table's lock. */
-	atomic_int refs;
 };
+
+/* ---- futexes ---- */
+
+/* Whether the kernel has futex_waitv (Linux 5.16), which lets a writer
+ * sleep on its queue and on the bell at once. Without it (or under
+ * valgrind, which does not know it) every push wakes its own writer. */
+static bool
+bell_works(void)
+{
+	static atomic_int works = -1; /* -1: not asked yet */
+	int w = atomic_load_explicit(&works, memory_order_relaxed);
+
+	if (w < 0) {
+		/* No futexes at all is invalid: EINVAL, unless unknown. */
+		w = syscall(SYS_futex_waitv, NULL, 0, 0, NULL, 0) == -1 &&
+		    errno == EINVAL;
+		atomic_store_explicit(&works, w, memory_order_relaxed);
+	}
+	return w == 1;
+}
+
+static void
+futex_wake_all(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void
+waiter_init(struct futex_waitv *w, atomic_uint *word)
+{
+	memset(w, 0, sizeof(*w));
+	w->val = atomic_load(word);
+	w->uaddr = (uintptr_t)word;
+	w->flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
+}
+
+/* Sleeps until a push or mark bumps q's word or the bell rings, or until
+ * deadline (NULL: none); may return early: the caller checks again.
+ * Called and returns with the lock held; the words are read under it, so a
+ * change made after it is released makes the kernel return at once. */
+static void
+outq_sleep(struct tc_outq *q, const struct timespec *deadline)
+{
+	struct futex_waitv w[2];
+	bool both = q->bell != NULL && bell_works();
+
+	waiter_init(&w[0], &q->wake_seq);
+	if (both)
+		waiter_init(&w[1], &q->bell->rings);
+	q->waiters++;
+	pthread_mutex_unlock(&q->lock);
+	if (both)
+		syscall(SYS_futex_waitv, w, 2, 0, deadline, CLOCK_MONOTONIC);
+	else
+		syscall(SYS_futex, &q->wake_seq, FUTEX_WAIT_BITSET_PRIVATE,
+		        (unsigned)w[0].val, deadline, NULL,
+		        FUTEX_BITSET_MATCH_ANY);
+	pthread_mutex_lock(&q->lock);
+	q->waiters--;
+}
+
+/* After a change the writer waits for, with the lock held: whether the
+ * writer sleeps and needs waking once the lock is released. */
+static bool
+outq_changed(struct tc_outq *q)
+{
+	if (q->waiters == 0)
+		return false;
+	atomic_fetch_add(&q->wake_seq, 1);
+	return true;
+}
+
+struct tc_outq_bell *
+tc_outq_bell_new(void)
+{
+	struct tc_outq_bell *b = calloc(1, sizeof(*b));
+
+	if (b != NULL)
+		atomic_init(&b->rings, 0);
+	return b;
+}
+
+void
+tc_outq_bell_free(struct tc_outq_bell *b)
+{
+	free(b);
+}
+
+void
+tc_outq_bell_ring(struct tc_outq_bell *b)
+{
+	atomic_fetch_add(&b->rings, 1);
+	futex_wake_all(&b->rings);
+}
+
+/* ---- messages ---- */
 
 struct tc_msg *
 tc_msg_new(const void *data, size_t len)
@@ -124,48 +232,36 @@ tc_msg_len(const struct tc_msg *m)
 	return m->len;
 }
 
+/* ---- queues ---- */
+
 struct tc_outq *
-tc_outq_new(size_t max_bytes)
+tc_outq_new(size_t max_bytes, struct tc_outq_bell *bell)
 {
 	struct tc_outq *q;
-	pthread_condattr_t ca;
 	int rc;
 
 	q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return NULL;
 	q->max_bytes = max_bytes;
-	atomic_init(&q->refs, 1);
-	if ((rc = pthread_mutex_init(&q->lock, NULL)) != 0)
-		goto out_free;
-	if ((rc = pthread_condattr_init(&ca)) != 0)
-		goto out_mutex;
-	/* Deadlines are CLOCK_MONOTONIC: a clock step must not cut or stretch
-	 * the linger window or the 5 s drain. */
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&q->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc != 0)
-		goto out_mutex;
+	q->bell = bell;
+	atomic_init(&q->wake_seq, 0);
+	if ((rc = pthread_mutex_init(&q->lock, NULL)) != 0) {
+		free(q);
+		errno = rc;
+		return NULL;
+	}
 	return q;
-out_mutex:
-	pthread_mutex_destroy(&q->lock);
-out_free:
-	free(q);
-	errno = rc;
-	return NULL;
 }
 
 void
 tc_outq_free(struct tc_outq *q)
 {
-	if (q == NULL || atomic_fetch_sub(&q->refs, 1) != 1)
+	if (q == NULL)
 		return;
 	for (size_t i = 0; i < q->n; i++)
 		tc_msg_unref(q->ring[(q->head + i) & (q->cap - 1)]);
 	free(q->ring);
-	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
 }
@@ -201,24 +297,11 @@ tc_outq_close_at(struct tc_outq *q, int64_t when_ns)
 	pthread_mutex_unlock(&q->lock);
 }
 
-struct tc_outq *
-tc_outq_ref(struct tc_outq *q)
-{
-	atomic_fetch_add(&q->refs, 1);
-	return q;
-}
-
-void
-tc_outq_wake(struct tc_outq *q)
-{
-	pthread_cond_signal(&q->cond);
-}
-
-/* Queues m; past the byte limit only when over_limit_ok. With defer_wake,
- * the caller signals: *defer_wake says whether the writer needs it. */
+/* Queues m; past the byte limit only when over_limit_ok. With ring
+ * non-NULL, a writer that waits on a working bell is left to the caller's
+ * ring: *ring is set true then. */
 static int
-outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok,
-          bool *defer_wake)
+outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok, bool *ring)
 {
 	bool wake = false;
 	int err = 0;
@@ -233,7 +316,8 @@ outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok,
 		/* The writer may be asleep with nothing queued: wake it so it
 		 * sees the overflow at once. */
 		q->marks |= TC_OUTQ_OVERFLOW;
-		pthread_cond_broadcast(&q->cond);
+		wake = outq_changed(q);
+		ring = NULL;
 		err = ENOBUFS;
 	} else if (q->n == q->cap && outq_grow(q) < 0) {
 		err = ENOMEM;
@@ -241,16 +325,16 @@ outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok,
 		q->ring[(q->head + q->n) & (q->cap - 1)] = tc_msg_ref(m);
 		q->n++;
 		q->bytes += m->len;
-		wake = q->waiters > 0;
+		wake = outq_changed(q);
 	}
 	pthread_mutex_unlock(&q->lock);
-	/* Signal after unlocking, so the woken writer does not go straight
+	/* Wake after unlocking, so the woken writer does not go straight
 	 * back to sleep on the mutex we hold. q stays alive: its writer
 	 * unhooks it from the table (whose lock broadcasters hold) first. */
-	if (defer_wake != NULL)
-		*defer_wake = wake;
+	if (wake && ring != NULL && q->bell != NULL && bell_works())
+		*ring = true;
 	else if (wake)
-		pthread_cond_signal(&q->cond);
+		futex_wake_all(&q->wake_seq);
 	if (err != 0) {
 		errno = err;
 		return -1;
@@ -265,9 +349,9 @@ tc_outq_push(struct tc_outq *q, struct tc_msg *m)
 }
 
 int
-tc_outq_push_later(struct tc_outq *q, struct tc_msg *m, bool *wake)
+tc_outq_push_later(struct tc_outq *q, struct tc_msg *m, bool *ring)
 {
-	return outq_push(q, m, false, wake);
+	return outq_push(q, m, false, ring);
 }
 
 int
@@ -279,10 +363,14 @@ tc_outq_push_notice(struct tc_outq *q, struct tc_msg *m)
 void
 tc_outq_mark(struct tc_outq *q, unsigned marks)
 {
+	bool wake;
+
 	pthread_mutex_lock(&q->lock);
 	q->marks |= marks;
-	pthread_cond_broadcast(&q->cond);
+	wake = outq_changed(q);
 	pthread_mutex_unlock(&q->lock);
+	if (wake)
+		futex_wake_all(&q->wake_seq);
 }
 
 unsigned
@@ -316,25 +404,19 @@ tc_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Sleeps on q->cond until there is something for the writer or the
- * deadline passes; called and returns with the lock held. */
+/* Sleeps until there is something for the writer or the deadline
+ * passes; called and returns with the lock held. */
 static void
 outq_wait(struct tc_outq *q, unsigned wake_on, int64_t deadline_ns)
 {
 	struct timespec ts;
-	int rc = 0;
 
 	ts.tv_sec = (time_t)(deadline_ns / 1000000000);
 	ts.tv_nsec = (long)(deadline_ns % 1000000000);
-	while (q->n == 0 && !(q->marks & wake_on) && rc != ETIMEDOUT) {
+	while (q->n == 0 && !(q->marks & wake_on)) {
 		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
 			break;
-		q->waiters++;
-		if (deadline_ns != 0)
-			rc = pthread_cond_timedwait(&q->cond, &q->lock, &ts);
-		else
-			pthread_cond_wait(&q->cond, &q->lock);
-		q->waiters--;
+		outq_sleep(q, deadline_ns != 0 ? &ts : NULL);
 	}
 }
 

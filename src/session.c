@@ -779,7 +779,7 @@ session_new(struct tc_server *srv, int fd)
 
 	if (s == NULL)
 		return NULL;
-	s->q = tc_outq_new(srv->max_queue);
+	s->q = tc_outq_new(srv->max_queue, tc_conntab_bell(srv->tab));
 	if (s->q == NULL) {
 		free(s);
 		return NULL;

@@ -34,7 +34,7 @@ fixture_init(struct fixture *f, int n, size_t max_bytes)
 	f->n = n;
 	for (int i = 0; i < n; i++) {
 		snprintf(peer, sizeof(peer), "127.0.0.1:%d", 5000 + i);
-		f->q[i] = tc_outq_new(max_bytes);
+		f->q[i] = tc_outq_new(max_bytes, tc_conntab_bell(f->tab));
 		f->c[i] = tc_conntab_add(f->tab, -1, peer, f->q[i]);
 		ck_assert_ptr_nonnull(f->c[i]);
 	}
@@ -96,7 +96,7 @@ END_TEST
 START_TEST(test_full_table_refuses_with_emfile)
 {
 	struct fixture f;
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 
 	fixture_init(&f, MAX_PEERS, 1024);
 	errno = 0;
@@ -260,7 +260,8 @@ END_TEST
 START_TEST(test_broadcast_overflow_aborts_only_that_peer)
 {
 	struct tc_conntab *tab = tc_conntab_new(4);
-	struct tc_outq *slow = tc_outq_new(4), *fast = tc_outq_new(1024);
+	struct tc_outq *slow = tc_outq_new(4, tc_conntab_bell(tab));
+	struct tc_outq *fast = tc_outq_new(1024, tc_conntab_bell(tab));
 	struct tc_conn *cs, *cf;
 	struct tc_msg *m = msg("12345");
 	char buf[64];
@@ -448,7 +449,7 @@ END_TEST
 START_TEST(test_abort_all_shuts_every_socket_down)
 {
 	struct tc_conntab *tab = tc_conntab_new(4);
-	struct tc_outq *q[2] = {tc_outq_new(64), tc_outq_new(64)};
+	struct tc_outq *q[2] = {tc_outq_new(64, NULL), tc_outq_new(64, NULL)};
 	struct tc_conn *c[2];
 	int sv[2][2];
 	char buf[8];
@@ -474,7 +475,7 @@ END_TEST
 START_TEST(test_abort_one_leaves_the_others_alone)
 {
 	struct tc_conntab *tab = tc_conntab_new(4);
-	struct tc_outq *q[2] = {tc_outq_new(64), tc_outq_new(64)};
+	struct tc_outq *q[2] = {tc_outq_new(64, NULL), tc_outq_new(64, NULL)};
 	struct tc_conn *c[2];
 	int sv[2][2];
 	char buf[8];

@@ -1,12 +1,16 @@
 /* Unit tests for outq: FIFO order, the byte limit, marks, blocking take,
- * deadlines, shared message references and concurrent producers. */
+ * deadlines, the doorbell, shared message references and concurrent
+ * producers. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tcpchat/outq.h"
 
@@ -86,7 +90,7 @@ take_str(struct tc_outq *q, char *buf, size_t len)
 
 START_TEST(test_messages_come_out_in_push_order)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	char buf[16];
 
 	ck_assert_int_eq(push_str(q, "one"), 0);
@@ -102,7 +106,7 @@ END_TEST
 
 START_TEST(test_order_survives_ring_wrap_and_growth)
 {
-	struct tc_outq *q = tc_outq_new(1 << 20);
+	struct tc_outq *q = tc_outq_new(1 << 20, NULL);
 	char buf[16], want[16];
 	int next_in = 0, next_out = 0;
 
@@ -129,7 +133,7 @@ END_TEST
 
 START_TEST(test_take_moves_at_most_max_in_one_batch)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *out[8];
 	unsigned marks;
 	char s[2] = "a";
@@ -152,7 +156,7 @@ END_TEST
 
 START_TEST(test_bytes_count_what_is_queued)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	char buf[16];
 
 	ck_assert_uint_eq(tc_outq_bytes(q), 0);
@@ -189,7 +193,7 @@ END_TEST
 
 START_TEST(test_push_up_to_the_byte_limit_is_accepted)
 {
-	struct tc_outq *q = tc_outq_new(10);
+	struct tc_outq *q = tc_outq_new(10, NULL);
 
 	ck_assert_int_eq(push_str(q, "12345"), 0);
 	ck_assert_int_eq(push_str(q, "67890"), 0);
@@ -201,7 +205,7 @@ END_TEST
 
 START_TEST(test_push_past_the_byte_limit_fails_and_marks_overflow)
 {
-	struct tc_outq *q = tc_outq_new(10);
+	struct tc_outq *q = tc_outq_new(10, NULL);
 	char buf[16];
 
 	ck_assert_int_eq(push_str(q, "12345"), 0);
@@ -218,7 +222,7 @@ END_TEST
 
 START_TEST(test_notice_goes_past_the_byte_limit_without_overflow)
 {
-	struct tc_outq *q = tc_outq_new(10);
+	struct tc_outq *q = tc_outq_new(10, NULL);
 	struct tc_msg *bye = tc_msg_new("* bye\n", 6);
 	char buf[16];
 
@@ -238,7 +242,7 @@ END_TEST
 
 START_TEST(test_close_at_refuses_pushes_from_that_moment_on)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	char buf[16];
 
 	tc_outq_close_at(q, tc_now_ns() + 3600 * 1000000000LL);
@@ -255,7 +259,7 @@ END_TEST
 
 START_TEST(test_closed_queue_refuses_push_but_keeps_what_it_has)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	char buf[16];
 
 	ck_assert_int_eq(push_str(q, "before"), 0);
@@ -271,7 +275,7 @@ END_TEST
 
 START_TEST(test_aborted_queue_refuses_push)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 
 	tc_outq_mark(q, TC_OUTQ_ABORT);
 	errno = 0;
@@ -284,7 +288,7 @@ END_TEST
 
 START_TEST(test_marks_accumulate)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 
 	ck_assert_uint_eq(tc_outq_marks(q), 0);
 	tc_outq_mark(q, TC_OUTQ_HALF_CLOSED);
@@ -332,7 +336,7 @@ actor_start(struct actor *a, pthread_t *t, struct tc_outq *q, unsigned mark)
 
 START_TEST(test_take_blocks_until_another_thread_pushes)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct actor a;
 	struct tc_msg *m = NULL;
 	pthread_t t;
@@ -355,7 +359,7 @@ END_TEST
 
 START_TEST(test_mark_from_another_thread_wakes_take)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct actor a;
 	struct tc_msg *m;
 	pthread_t t;
@@ -375,7 +379,7 @@ END_TEST
 
 START_TEST(test_take_returns_at_once_on_a_mark_in_wake_on)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *m;
 	unsigned marks = 0;
 
@@ -393,7 +397,7 @@ END_TEST
 
 START_TEST(test_take_waits_past_a_mark_outside_wake_on)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *m = NULL;
 	unsigned marks = 0;
 	int64_t deadline;
@@ -412,7 +416,7 @@ END_TEST
 
 START_TEST(test_take_returns_nothing_at_the_deadline)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *m = NULL;
 	unsigned marks = ~0u;
 	int64_t deadline = tc_now_ns() + 10 * MS;
@@ -427,7 +431,7 @@ END_TEST
 
 START_TEST(test_take_with_a_past_deadline_does_not_wait)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *m = NULL;
 	unsigned marks;
 
@@ -440,7 +444,7 @@ END_TEST
 
 START_TEST(test_overflow_wakes_a_writer_waiting_for_it)
 {
-	struct tc_outq *q = tc_outq_new(2);
+	struct tc_outq *q = tc_outq_new(2, NULL);
 	struct tc_msg *m = NULL;
 	unsigned marks = 0;
 
@@ -452,6 +456,137 @@ START_TEST(test_overflow_wakes_a_writer_waiting_for_it)
 }
 END_TEST
 
+/* A writer thread blocked in take on its queue, until one message. */
+struct taker {
+	struct tc_outq *q;
+	pthread_t t;
+	atomic_int tid;
+	char got[16];
+};
+
+static void *
+taker_main(void *arg)
+{
+	struct taker *k = arg;
+	struct tc_msg *m = NULL;
+	unsigned marks;
+
+	atomic_store(&k->tid, (int)gettid());
+	if (tc_outq_take(k->q, &m, 1, 0, 0, &marks) == 1) {
+		snprintf(k->got, sizeof(k->got), "%s", tc_msg_data(m));
+		tc_msg_unref(m);
+	}
+	return NULL;
+}
+
+/* The thread's scheduler state from /proc: 'S' while it sleeps. */
+static char
+thread_state(int tid)
+{
+	char path[64], buf[256], *paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	paren = strrchr(buf, ')'); /* the name may hold spaces */
+	ck_assert_ptr_nonnull(paren);
+	return paren[2];
+}
+
+/* Starts a taker on q and returns once it sleeps, inside take: nothing
+ * else in it blocks while the test holds no lock of q. */
+static void
+taker_start_asleep(struct taker *k, struct tc_outq *q)
+{
+	const struct timespec pause = {0, 1000000};
+	int64_t deadline = tc_now_ns() + 5000 * MS;
+
+	k->q = q;
+	k->got[0] = '\0';
+	atomic_init(&k->tid, 0);
+	ck_assert_int_eq(pthread_create(&k->t, NULL, taker_main, k), 0);
+	while (atomic_load(&k->tid) == 0 || thread_state(k->tid) != 'S') {
+		ck_assert_int_lt(tc_now_ns(), deadline);
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* Joins the taker and returns what it got. */
+static const char *
+taker_join(struct taker *k)
+{
+	ck_assert_int_eq(pthread_join(k->t, NULL), 0);
+	return k->got;
+}
+
+/* push_later, then a ring if it asks for one, as a broadcast does. */
+static bool
+push_later_str(struct tc_outq *q, const char *s)
+{
+	struct tc_msg *m = tc_msg_new(s, strlen(s));
+	bool ring = false;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(tc_outq_push_later(q, m, &ring), 0);
+	tc_msg_unref(m);
+	return ring;
+}
+
+START_TEST(test_one_ring_wakes_every_sleeping_writer_of_the_bell)
+{
+	struct tc_outq_bell *bell = tc_outq_bell_new();
+	struct tc_outq *q[3];
+	struct taker k[3];
+	bool ring = false;
+
+	ck_assert_ptr_nonnull(bell);
+	for (int i = 0; i < 3; i++) {
+		q[i] = tc_outq_new(1024, bell);
+		taker_start_asleep(&k[i], q[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		ring |= push_later_str(q[i], "hello");
+	/* Without futex_waitv (valgrind) each push woke its writer. */
+	if (ring)
+		tc_outq_bell_ring(bell);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_str_eq(taker_join(&k[i]), "hello");
+		tc_outq_free(q[i]);
+	}
+	tc_outq_bell_free(bell);
+}
+END_TEST
+
+START_TEST(test_push_later_wakes_a_writer_without_a_bell_itself)
+{
+	struct tc_outq *q = tc_outq_new(1024, NULL);
+	struct taker k;
+
+	taker_start_asleep(&k, q);
+	ck_assert(!push_later_str(q, "direct"));
+	ck_assert_str_eq(taker_join(&k), "direct");
+	tc_outq_free(q);
+}
+END_TEST
+
+START_TEST(test_push_later_asks_no_ring_when_no_writer_sleeps)
+{
+	struct tc_outq_bell *bell = tc_outq_bell_new();
+	struct tc_outq *q = tc_outq_new(1024, bell);
+	char buf[16];
+
+	ck_assert(!push_later_str(q, "queued"));
+	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "queued");
+	tc_outq_free(q);
+	tc_outq_bell_free(bell);
+}
+END_TEST
+
 START_TEST(test_shared_message_lives_until_its_last_reference)
 {
 	struct tc_outq *q[3];
@@ -460,7 +595,7 @@ START_TEST(test_shared_message_lives_until_its_last_reference)
 	unsigned marks;
 
 	for (int i = 0; i < 3; i++) {
-		q[i] = tc_outq_new(1024);
+		q[i] = tc_outq_new(1024, NULL);
 		ck_assert_int_eq(tc_outq_push(q[i], m), 0);
 	}
 	tc_msg_unref(m); /* the creator's reference */
@@ -482,7 +617,7 @@ END_TEST
 
 START_TEST(test_free_drops_queued_references_only)
 {
-	struct tc_outq *q = tc_outq_new(1024);
+	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *m = tc_msg_new("kept", 4);
 
 	ck_assert_int_eq(tc_outq_push(q, m), 0);
@@ -548,7 +683,7 @@ consume_all(struct tc_outq *q, int next[N_PRODUCERS], int64_t deadline)
 
 START_TEST(test_concurrent_producers_keep_order_and_lose_nothing)
 {
-	struct tc_outq *q = tc_outq_new((size_t)1 << 30);
+	struct tc_outq *q = tc_outq_new((size_t)1 << 30, NULL);
 	struct producer p[N_PRODUCERS];
 	pthread_t t[N_PRODUCERS];
 	int next[N_PRODUCERS] = {0};
@@ -609,6 +744,15 @@ outq_suite(void)
 	tcase_add_test(tc, test_take_returns_nothing_at_the_deadline);
 	tcase_add_test(tc, test_take_with_a_past_deadline_does_not_wait);
 	tcase_add_test(tc, test_overflow_wakes_a_writer_waiting_for_it);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bell");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc,
+	               test_one_ring_wakes_every_sleeping_writer_of_the_bell);
+	tcase_add_test(tc,
+	               test_push_later_wakes_a_writer_without_a_bell_itself);
+	tcase_add_test(tc, test_push_later_asks_no_ring_when_no_writer_sleeps);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refs");

@@ -39,6 +39,10 @@ struct tc_conn_info {
 /* New table for at most max_conns connections; NULL with errno ENOMEM. */
 struct tc_conntab *tc_conntab_new(unsigned max_conns);
 
+/* The doorbell for the queues of tab's entries: give it to
+ * tc_outq_new(), and one broadcast wakes all their writers at once. */
+struct tc_outq_bell *tc_conntab_bell(struct tc_conntab *tab);
+
 /* Frees tab; it must be empty. */
 void tc_conntab_free(struct tc_conntab *tab);
 

@@ -5,8 +5,8 @@
  * Holds reference-counted immutable messages, so a broadcast formats a line
  * once and every queue shares it. Has a byte limit (--max-queue): a push
  * past it fails and marks the queue TC_OUTQ_OVERFLOW. Every reason to wake
- * the writer, a message or a mark, goes through the queue's one condition
- * variable: the writer never polls. */
+ * the writer, a message or a mark, goes through the queue's futex word or
+ * its group's doorbell: the writer never polls. */
 #ifndef TCPCHAT_OUTQ_H
 #define TCPCHAT_OUTQ_H
 
@@ -47,25 +47,31 @@ enum tc_outq_mark {
 
 struct tc_outq;
 
-/* New empty queue holding at most max_bytes of message bytes; NULL with
- * errno ENOMEM. The caller owns it; free with tc_outq_free(). */
-struct tc_outq *tc_outq_new(size_t max_bytes);
+/* A doorbell shared by a group of queues (a server's connections): the
+ * writers of the group sleep on it as well as on their own queue, so one
+ * ring wakes all that sleep, with one system call. */
+struct tc_outq_bell;
 
-/* Drops the owner's reference: frees q and the messages still queued once
- * no broadcaster holds a reference (tc_outq_ref) either. */
+/* New doorbell; NULL with errno ENOMEM. Free it after its queues. */
+struct tc_outq_bell *tc_outq_bell_new(void);
+void tc_outq_bell_free(struct tc_outq_bell *b);
+
+/* Wakes every writer sleeping on b. Any thread. */
+void tc_outq_bell_ring(struct tc_outq_bell *b);
+
+/* New empty queue holding at most max_bytes of message bytes, in the
+ * group of bell (NULL: none); NULL with errno ENOMEM. The caller owns it;
+ * free with tc_outq_free(). */
+struct tc_outq *tc_outq_new(size_t max_bytes, struct tc_outq_bell *bell);
+
+/* Frees q and the messages still queued. */
 void tc_outq_free(struct tc_outq *q);
 
-/* Another reference, dropped with tc_outq_free(): keeps q alive for a
- * signal sent after the lock that found it is released. Any thread. */
-struct tc_outq *tc_outq_ref(struct tc_outq *q);
-
-/* As tc_outq_push(), but leaves waking the writer to the caller: *wake
- * says whether tc_outq_wake() is needed. For broadcasts, which signal
- * after releasing the table's lock. */
-int tc_outq_push_later(struct tc_outq *q, struct tc_msg *m, bool *wake);
-
-/* Wakes q's writer after tc_outq_push_later(). Any thread. */
-void tc_outq_wake(struct tc_outq *q);
+/* As tc_outq_push(), but for one of many pushes in a row (a broadcast):
+ * where the writer must be woken through q's bell, sets *ring to true and
+ * leaves it to the caller's one tc_outq_bell_ring() after the last push;
+ * otherwise wakes the writer itself, as tc_outq_push() does. */
+int tc_outq_push_later(struct tc_outq *q, struct tc_msg *m, bool *ring);
 
 /* Queues a new reference to m. Any thread; never blocks on I/O. Returns 0;
  * -1 with errno EPIPE if q is closed, or ENOBUFS if m would take q past
