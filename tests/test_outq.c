@@ -414,9 +414,11 @@ START_TEST(test_take_waits_past_a_mark_outside_wake_on)
 }
 END_TEST
 
+/* Looped: _i 0 without a doorbell (one futex), 1 with one (two). */
 START_TEST(test_take_returns_nothing_at_the_deadline)
 {
-	struct tc_outq *q = tc_outq_new(1024, NULL);
+	struct tc_outq_bell *bell = _i ? tc_outq_bell_new() : NULL;
+	struct tc_outq *q = tc_outq_new(1024, bell);
 	struct tc_msg *m = NULL;
 	unsigned marks = ~0u;
 	int64_t deadline = tc_now_ns() + 10 * MS;
@@ -426,6 +428,7 @@ START_TEST(test_take_returns_nothing_at_the_deadline)
 	ck_assert_ptr_null(m);
 	ck_assert_uint_eq(marks, 0);
 	tc_outq_free(q);
+	tc_outq_bell_free(bell);
 }
 END_TEST
 
@@ -741,7 +744,8 @@ outq_suite(void)
 	tcase_add_test(tc, test_mark_from_another_thread_wakes_take);
 	tcase_add_test(tc, test_take_returns_at_once_on_a_mark_in_wake_on);
 	tcase_add_test(tc, test_take_waits_past_a_mark_outside_wake_on);
-	tcase_add_test(tc, test_take_returns_nothing_at_the_deadline);
+	tcase_add_loop_test(tc, test_take_returns_nothing_at_the_deadline, 0,
+	                    2);
 	tcase_add_test(tc, test_take_with_a_past_deadline_does_not_wait);
 	tcase_add_test(tc, test_overflow_wakes_a_writer_waiting_for_it);
 	suite_add_tcase(s, tc);
