@@ -37,16 +37,17 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-# The counts. The 50-client fan-out sends about 5 MB to each reader: past
+# The counts. The 50-client fan-out sends about 12 MB to each reader: past
 # what the kernel buffers for a client that never reads (about 4 MB with
-# ncat), so the slow run shows what each server does once it must decide.
+# ncat), so the slow run shows what each server does once it must decide;
+# and about 2 s per run, where 0.8 s runs moved by 1.5x from run to run.
 if [ "$QUICK" = 1 ]; then
 	RUNS=${RUNS:-1}
 	LAT_N=5000 LAT_W=500 FAN50_M=200 FAN200_M=10 CHURN_N=2000
 	HOLDS="1000 5000"
 else
 	RUNS=${RUNS:-3}
-	LAT_N=20000 LAT_W=1000 FAN50_M=1000 FAN200_M=25 CHURN_N=5000
+	LAT_N=20000 LAT_W=1000 FAN50_M=3000 FAN200_M=50 CHURN_N=5000
 	HOLDS="1000 5000 10000"
 fi
 case "$RUNS" in '' | *[!0-9]* | 0) die "--runs wants a positive number" ;; esac
@@ -74,7 +75,7 @@ install_missing() {
 }
 
 build() {
-	local targets="bench/tc-loadgen"
+	local targets="bench/tc-loadgen bench/tc-wakeup"
 
 	case " $SERVERS " in *" tcpchatd "*) targets="$targets src/tcpchatd" ;; esac
 	if [ -f "$BUILD/build.ninja" ]; then
@@ -379,6 +380,8 @@ churn_rate() { cell "$1" "$2" "$(fmt "$(field "$1" "$2" cycles_per_s)")"; }
 	echo "- Servers: $(has tcpchatd && "$TCPCHATD" -V 2>&1 | head -1) \`tcpchatd -l 127.0.0.1 -p 0 -q --max-clients 20000\`;" \
 		"$(ncat --version 2>&1 | head -1 | sed 's/ ( .*//') \`ncat -l --chat -k --max-conns 20000 127.0.0.1 PORT\`"
 	echo "- Command: \`$CMDLINE\` ($ELAPSED s); raw results: $RESULTS"
+	echo "- What waking the 50 writers of a broadcast costs here (\`tc-wakeup\`):"
+	"$BUILD/bench/tc-wakeup" -n 50 -r 2000 | tail -n +2 | sed 's/^/  - /'
 	if grep -q 'server=died' "$RESULTS"; then
 		echo "- Servers that died during a run:"
 		grep 'server=died' "$RESULTS" | awk '{ print "  - " $1 " " $2 " run " $3 ": " $NF }'
