@@ -414,17 +414,31 @@ START_TEST(test_take_waits_past_a_mark_outside_wake_on)
 }
 END_TEST
 
-/* Looped: _i 0 without a doorbell (one futex), 1 with one (two). */
+/* CPU time this thread has used, in nanoseconds. */
+static int64_t
+thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Looped: _i 0 without a doorbell (one futex), 1 with one (two). The
+ * take must sleep to its deadline: a futex timeout on the wrong clock
+ * would return at once and spin, burning the whole wait in CPU. */
 START_TEST(test_take_returns_nothing_at_the_deadline)
 {
 	struct tc_outq_bell *bell = _i ? tc_outq_bell_new() : NULL;
 	struct tc_outq *q = tc_outq_new(1024, bell);
 	struct tc_msg *m = NULL;
 	unsigned marks = ~0u;
-	int64_t deadline = tc_now_ns() + 10 * MS;
+	int64_t cpu = thread_cpu_ns();
+	int64_t deadline = tc_now_ns() + 50 * MS;
 
 	ck_assert_uint_eq(tc_outq_take(q, &m, 1, ~0u, deadline, &marks), 0);
 	ck_assert_int_ge(tc_now_ns(), deadline);
+	ck_assert_int_lt(thread_cpu_ns() - cpu, 25 * MS);
 	ck_assert_ptr_null(m);
 	ck_assert_uint_eq(marks, 0);
 	tc_outq_free(q);
