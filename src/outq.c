@@ -66,7 +66,8 @@ struct tc_outq {
 
 /* Whether the kernel has futex_waitv (Linux 5.16), which lets a writer
  * sleep on its queue and on the bell at once. Without it (or under
- * valgrind, which does not know it) every push wakes its own writer. */
+ * valgrind, which does not know it) every push wakes its own writer at
+ * once, a broadcast's too, under the table's lock: slower, still right. */
 static bool
 bell_works(void)
 {
