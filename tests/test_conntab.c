@@ -282,9 +282,9 @@ START_TEST(test_broadcast_overflow_aborts_only_that_peer)
 	tc_msg_unref(m);
 	tc_conntab_remove(tab, cs);
 	tc_conntab_remove(tab, cf);
-	tc_conntab_free(tab);
-	tc_outq_free(slow);
+	tc_outq_free(slow); /* before the table: it owns their bell */
 	tc_outq_free(fast);
+	tc_conntab_free(tab);
 	close(sv[0]);
 	close(sv[1]);
 }
