@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -218,37 +219,70 @@ tc_net_write_all(int fd, const void *buf, size_t len)
 	return tc_net_writev_all(fd, &iov, 1);
 }
 
-int
-tc_net_writev_all(int fd, struct iovec *iov, size_t n)
+/* Marks the first `sent` bytes of iov[0..n) as gone: lengths go to 0. */
+static void
+consume(struct iovec *iov, size_t n, size_t sent)
 {
+	for (size_t i = 0; i < n && sent > 0; i++) {
+		size_t k = sent < iov[i].iov_len ? sent : iov[i].iov_len;
+
+		iov[i].iov_base = (char *)iov[i].iov_base + k;
+		iov[i].iov_len -= k;
+		sent -= k;
+	}
+}
+
+/* Waits until fd has room (or an error to report) or stop_fd is readable:
+ * 0, or -1 with errno (ECANCELED: stop_fd). */
+static int
+wait_room(int fd, int stop_fd)
+{
+	struct pollfd pfd[2] = {
+	    {.fd = fd, .events = POLLOUT},
+	    {.fd = stop_fd, .events = POLLIN},
+	};
+
+	while (poll(pfd, 2, -1) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (pfd[1].revents != 0) {
+		errno = ECANCELED;
+		return -1;
+	}
+	return 0;
+}
+
+int
+tc_net_writev_until(int fd, struct iovec *iov, size_t n, int stop_fd)
+{
+	/* MSG_NOSIGNAL: a vanished peer is EPIPE here, not SIGPIPE. */
+	int flags = MSG_NOSIGNAL | (stop_fd >= 0 ? MSG_DONTWAIT : 0);
 	struct msghdr mh;
 	ssize_t sent;
 
-	while (n > 0 && iov->iov_len == 0) {
-		iov++;
-		n--;
-	}
-	while (n > 0) {
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = n > IOV_MAX ? IOV_MAX : n;
-		/* MSG_NOSIGNAL: a vanished peer is EPIPE here, not SIGPIPE. */
-		sent = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (sent == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		/* A partial write is not an error: skip what went out. */
-		while (n > 0 && (size_t)sent >= iov->iov_len) {
-			sent -= (ssize_t)iov->iov_len;
+	for (;;) {
+		while (n > 0 && iov->iov_len == 0) {
 			iov++;
 			n--;
 		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + sent;
-			iov->iov_len -= (size_t)sent;
-		}
+		if (n == 0)
+			return 0;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = n > IOV_MAX ? IOV_MAX : n;
+		sent = sendmsg(fd, &mh, flags);
+		if (sent >= 0) /* a partial write is not an error */
+			consume(iov, n, (size_t)sent);
+		else if (errno == EAGAIN && stop_fd >= 0) {
+			if (wait_room(fd, stop_fd) == -1)
+				return -1;
+		} else if (errno != EINTR)
+			return -1;
 	}
-	return 0;
+}
+
+int
+tc_net_writev_all(int fd, struct iovec *iov, size_t n)
+{
+	return tc_net_writev_until(fd, iov, n, -1);
 }

@@ -1,5 +1,5 @@
-/* Unit tests for net: listen, connect, write-all and address strings, over
- * real loopback sockets and socketpairs. */
+/* Unit tests for net: listen, connect, write-all (and until a stop fd) and
+ * address strings, over real loopback sockets and socketpairs. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -172,18 +172,16 @@ sink_main(void *arg)
 	return NULL;
 }
 
-START_TEST(test_writev_all_sends_everything_in_order)
+enum { PARTS = 300, PART_LEN = 10000 };
+static unsigned char data[PARTS][PART_LEN];
+
+/* Fills data and points iov at it; returns the sum a sink must find. */
+static unsigned long
+fill_parts(struct iovec *iov)
 {
-	enum { PARTS = 300, PART_LEN = 10000 };
-	static unsigned char data[PARTS][PART_LEN];
-	struct iovec iov[PARTS];
-	struct sink s = {0};
 	unsigned long want = 0;
 	size_t i, j, pos = 0;
-	pthread_t tid;
-	int sv[2];
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	for (i = 0; i < PARTS; i++) {
 		for (j = 0; j < PART_LEN; j++, pos++) {
 			data[i][j] = (unsigned char)(i * 7 + j * 13);
@@ -192,6 +190,18 @@ START_TEST(test_writev_all_sends_everything_in_order)
 		iov[i].iov_base = data[i];
 		iov[i].iov_len = PART_LEN;
 	}
+	return want;
+}
+
+START_TEST(test_writev_all_sends_everything_in_order)
+{
+	struct iovec iov[PARTS];
+	struct sink s = {0};
+	unsigned long want = fill_parts(iov);
+	pthread_t tid;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	s.fd = sv[1];
 	pthread_create(&tid, NULL, sink_main, &s);
 	/* 3 MB through a small socket buffer: many partial writes. */
@@ -199,6 +209,41 @@ START_TEST(test_writev_all_sends_everything_in_order)
 	close(sv[0]);
 	pthread_join(tid, NULL);
 	close(sv[1]);
+	ck_assert_uint_eq(s.got, (size_t)PARTS * PART_LEN);
+	ck_assert_uint_eq(s.sum, want);
+}
+END_TEST
+
+START_TEST(test_writev_until_stops_for_stop_fd_and_resumes)
+{
+	struct iovec iov[PARTS];
+	struct sink s = {0};
+	unsigned long want = fill_parts(iov);
+	size_t left = 0;
+	pthread_t tid;
+	int sv[2], stop[2];
+	char c;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(pipe(stop), 0);
+	ck_assert_int_eq(write(stop[1], "x", 1), 1);
+	/* Nobody reads yet: it fills the socket, then sees stop_fd. */
+	ck_assert_int_eq(tc_net_writev_until(sv[0], iov, PARTS, stop[0]), -1);
+	ck_assert_int_eq(errno, ECANCELED);
+	for (size_t i = 0; i < PARTS; i++)
+		left += iov[i].iov_len;
+	ck_assert_uint_gt(left, 0);
+	ck_assert_uint_lt(left, (size_t)PARTS * PART_LEN);
+	/* The same call again sends the rest, in order. */
+	ck_assert_int_eq(read(stop[0], &c, 1), 1);
+	s.fd = sv[1];
+	pthread_create(&tid, NULL, sink_main, &s);
+	ck_assert_int_eq(tc_net_writev_until(sv[0], iov, PARTS, stop[0]), 0);
+	close(sv[0]);
+	pthread_join(tid, NULL);
+	close(sv[1]);
+	close(stop[0]);
+	close(stop[1]);
 	ck_assert_uint_eq(s.got, (size_t)PARTS * PART_LEN);
 	ck_assert_uint_eq(s.sum, want);
 }
@@ -234,6 +279,7 @@ net_suite(void)
 	tcase_add_test(sock, test_every_interface_is_dual_stack);
 	tcase_add_test(sock, test_refused_connect_names_address_and_reason);
 	tcase_add_test(sock, test_writev_all_sends_everything_in_order);
+	tcase_add_test(sock, test_writev_until_stops_for_stop_fd_and_resumes);
 	tcase_add_test(sock, test_write_to_vanished_peer_is_epipe_not_sigpipe);
 	tcase_set_timeout(sock, 20);
 	suite_add_tcase(s, sock);

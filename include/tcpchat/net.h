@@ -31,9 +31,16 @@ int tc_net_connect(const char *host, const char *port, int family, char *err,
 /* Sends all len bytes (MSG_NOSIGNAL, EINTR retried). 0, or -1 with errno. */
 int tc_net_write_all(int fd, const void *buf, size_t len);
 
-/* Sends all of iov[0..n) (sendmsg, MSG_NOSIGNAL), advancing iov over
- * partial writes; iov is modified. 0, or -1 with errno. */
+/* Sends all of iov[0..n) (sendmsg, MSG_NOSIGNAL); iov is modified. 0, or
+ * -1 with errno. */
 int tc_net_writev_all(int fd, struct iovec *iov, size_t n);
+
+/* As tc_net_writev_all(), but while fd has no room it waits for room or
+ * for stop_fd to become readable (a signalfd: a user who wants out while
+ * the peer reads nothing): then -1 with errno ECANCELED. What went out
+ * has its iov_len set to 0, so the same call again sends the rest.
+ * stop_fd -1: none, sendmsg blocks. */
+int tc_net_writev_until(int fd, struct iovec *iov, size_t n, int stop_fd);
 
 /* Formats sa as "IP:PORT", "[IPv6]:PORT"; an IPv4-mapped IPv6 address is
  * shown as plain IPv4. Returns buf. */
