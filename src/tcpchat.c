@@ -6,6 +6,7 @@
  * alone closes the socket, after joining the reader. Decides exit status. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <locale.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -136,6 +138,38 @@ write_failed(struct client *c, int err)
 	tc_console_stop();
 }
 
+static void handle_signal(struct client *c, int sig);
+
+/* Signals that arrive while the server reads nothing and a send waits for
+ * room: resizing and Ctrl-Z as ever, but any that would end or interrupt
+ * (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) gives the send up, and the client
+ * ends with 128 + the signal. Returns true when given up. */
+static bool
+gives_up_send(struct client *c, size_t unsent)
+{
+	struct signalfd_siginfo si;
+	int sig, queued = 0;
+
+	while (read(c->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		sig = (int)si.ssi_signo;
+		if (sig == SIGWINCH || sig == SIGTSTP) {
+			handle_signal(c, sig);
+			continue;
+		}
+		/* What the kernel holds has not reached the server either. */
+		if (ioctl(c->fd, SIOCOUTQ, &queued) == -1 || queued < 0)
+			queued = 0;
+		tc_console_printf(stderr,
+		                  "tcpchat: gave up sending, the server reads "
+		                  "nothing: %zu bytes not sent (%s)",
+		                  unsent + (size_t)queued, strsignal(sig));
+		c->abort_sig = sig;
+		tc_console_stop();
+		return true;
+	}
+	return false;
+}
+
 static int
 send_line(struct client *c, const char *line, size_t len)
 {
@@ -144,9 +178,13 @@ send_line(struct client *c, const char *line, size_t len)
 	    {.iov_base = "\n", .iov_len = 1},
 	};
 
-	if (tc_net_writev_all(c->fd, iov, 2) == -1) {
-		write_failed(c, errno);
-		return -1;
+	while (tc_net_writev_until(c->fd, iov, 2, c->sig_fd) == -1) {
+		if (errno != ECANCELED) {
+			write_failed(c, errno);
+			return -1;
+		}
+		if (gives_up_send(c, iov[0].iov_len + iov[1].iov_len))
+			return -1;
 	}
 	return 0;
 }

@@ -377,6 +377,56 @@ START_TEST(test_sigint_half_closes_piped_client)
 }
 END_TEST
 
+/* Writes lines to the client's stdin until it takes no more: the server
+ * reads nothing, so the client's socket fills, then the pipe. Returns once
+ * no byte has gone in for a second: the client is stuck in a send. */
+static void
+feed_until_stuck(struct fixture *f)
+{
+	static char chunk[4000];
+	struct pollfd pfd = {.fd = f->p.in_fd, .events = POLLOUT};
+	size_t total = 0;
+	ssize_t n;
+
+	memset(chunk, 'x', sizeof(chunk));
+	for (size_t i = 99; i < sizeof(chunk); i += 100)
+		chunk[i] = '\n';
+	ck_assert_int_ne(fcntl(f->p.in_fd, F_SETFL, O_NONBLOCK), -1);
+	for (;;) {
+		n = write(f->p.in_fd, chunk, sizeof(chunk));
+		if (n > 0) {
+			total += (size_t)n;
+			/* Far past any socket buffer: it never got stuck. */
+			ck_assert_uint_lt(total, 64u << 20);
+			continue;
+		}
+		ck_assert_int_eq(errno, EAGAIN);
+		if (poll(&pfd, 1, 1000) == 0)
+			return;
+	}
+}
+
+/* Looped over SIGTERM and SIGINT: while the server reads nothing, the
+ * client is stuck sending; a signal must still end it (128 + signal). */
+START_TEST(test_signal_ends_a_send_the_server_does_not_read)
+{
+	static const int sigs[] = {SIGTERM, SIGINT};
+	struct fixture f;
+	size_t from = 0;
+
+	ck_assert_int_eq(fx_start(&f, PIPES, NULL), 0);
+	feed_until_stuck(&f);
+	h_kill(&f.p, sigs[_i]);
+	ck_assert_int_eq(h_wait_output(&f.p, 2,
+	                               "tcpchat: gave up sending, the server "
+	                               "reads nothing: ",
+	                               &from, T_MS),
+	                 0);
+	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 128 + sigs[_i]);
+	fx_release(&f);
+}
+END_TEST
+
 START_TEST(test_trace_shows_each_step_of_the_close)
 {
 	static const char *const opts[] = {"--trace", NULL};
@@ -856,6 +906,8 @@ client_suite(void)
 	tcase_add_test(tc, test_piped_input_is_sent_then_half_closed);
 	tcase_add_test(tc, test_end_of_piped_input_sends_exit_and_fin);
 	tcase_add_test(tc, test_sigint_half_closes_piped_client);
+	tcase_add_loop_test(
+	    tc, test_signal_ends_a_send_the_server_does_not_read, 0, 2);
 	tcase_add_test(tc, test_trace_shows_each_step_of_the_close);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
