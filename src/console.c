@@ -34,6 +34,7 @@
 struct pending {
 	struct pending *next;
 	FILE *stream;
+	size_t len; /* of text */
 	char text[];
 };
 
@@ -41,11 +42,16 @@ static struct {
 	struct tc_console_opts o;
 	int wake[2]; /* pipe: printf and stop -> console thread */
 	atomic_bool stop;
-	/* lock guards deferred, head and tailp, and serialises every direct
-	 * write to stdout/stderr by this module, so lines never interleave. */
+	/* lock guards deferred, head, tailp, pending_bytes and dropped, and
+	 * serialises every direct write to stdout/stderr by this module, so
+	 * lines never interleave. */
 	pthread_mutex_t lock;
-	bool deferred; /* true: readline owns the screen, queue the lines */
+	/* true: lines queue for the console thread (readline owns the
+	 * screen, or o.max_pending asks that no thread wait for output). */
+	bool deferred;
 	struct pending *head, **tailp;
+	size_t pending_bytes;  /* text queued */
+	unsigned long dropped; /* lines refused past o.max_pending */
 	/* Console thread only from here on. */
 	bool input_on;
 	struct tc_linebuf lb; /* plain input */
@@ -72,14 +78,32 @@ write_one(const struct pending *p)
 	fflush(p->stream);
 }
 
+static struct pending *format_line(FILE *stream, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Takes every queued line, and a last one saying how many were dropped
+ * since the last take (they all came after the queued ones: the queue
+ * only takes lines again once it has been emptied). Lock held. */
 static struct pending *
 take_queue(void)
 {
-	struct pending *list;
+	struct pending *list, *note;
 
+	if (con.dropped > 0) {
+		note =
+		    format_line(stdout,
+		                "* %lu lines not shown: the console's output "
+		                "could not keep up",
+		                con.dropped);
+		if (note != NULL) {
+			*con.tailp = note;
+			con.dropped = 0;
+		}
+	}
 	list = con.head;
 	con.head = NULL;
 	con.tailp = &con.head;
+	con.pending_bytes = 0;
 	return list;
 }
 
@@ -95,7 +119,16 @@ write_list(struct pending *list)
 	}
 }
 
-/* Readline is gone: print what is queued and write directly from now on. */
+static void
+set_deferred(bool on)
+{
+	pthread_mutex_lock(&con.lock);
+	con.deferred = on;
+	pthread_mutex_unlock(&con.lock);
+}
+
+/* The console thread is done: print what is queued and write directly
+ * from now on. */
 static void
 go_direct(void)
 {
@@ -118,11 +151,11 @@ wake_console(void)
 	errno = saved;
 }
 
-static struct pending *format_line(FILE *stream, const char *fmt, va_list ap)
+static struct pending *vformat_line(FILE *stream, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 static struct pending *
-format_line(FILE *stream, const char *fmt, va_list ap)
+vformat_line(FILE *stream, const char *fmt, va_list ap)
 {
 	struct pending *p;
 	va_list ap2;
@@ -139,9 +172,39 @@ format_line(FILE *stream, const char *fmt, va_list ap)
 	vsnprintf(p->text, (size_t)n + 1, fmt, ap);
 	p->text[n] = '\n';
 	p->text[n + 1] = '\0';
+	p->len = (size_t)n + 1;
 	p->stream = stream;
 	p->next = NULL;
 	return p;
+}
+
+static struct pending *
+format_line(FILE *stream, const char *fmt, ...)
+{
+	struct pending *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	p = vformat_line(stream, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* Queues p for the console thread, or drops it past o.max_pending.
+ * Returns whether the console thread needs waking. Lock held. */
+static bool
+queue_line(struct pending *p)
+{
+	if (con.o.max_pending != 0 &&
+	    con.pending_bytes + p->len > con.o.max_pending) {
+		con.dropped++;
+		free(p);
+		return false;
+	}
+	*con.tailp = p;
+	con.tailp = &p->next;
+	con.pending_bytes += p->len;
+	return true;
 }
 
 void
@@ -153,7 +216,7 @@ tc_console_printf(FILE *stream, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	va_copy(ap2, ap);
-	p = format_line(stream, fmt, ap);
+	p = vformat_line(stream, fmt, ap);
 	pthread_mutex_lock(&con.lock);
 	if (p == NULL) {
 		/* Out of memory: better a garbled prompt (and a long line
@@ -165,9 +228,7 @@ tc_console_printf(FILE *stream, const char *fmt, ...)
 		fputc('\n', stream);
 		fflush(stream);
 	} else if (con.deferred) {
-		*con.tailp = p;
-		con.tailp = &p->next;
-		wake = true;
+		wake = queue_line(p);
 	} else {
 		write_one(p);
 		free(p);
@@ -378,9 +439,7 @@ rl_setup(void)
 	history_load();
 	/* Queue before the prompt appears: a line written directly after
 	 * it would land on the prompt line behind readline's back. */
-	pthread_mutex_lock(&con.lock);
-	con.deferred = true;
-	pthread_mutex_unlock(&con.lock);
+	set_deferred(true);
 	con.rl_active = true;
 	con.rl_eof = false;
 	rl_callback_handler_install(con.o.prompt, rl_line_cb);
@@ -409,25 +468,17 @@ rl_teardown(void)
 		remove_handler();
 	}
 	history_save();
-	go_direct();
+	/* Input is off, output goes on: without readline in the way lines
+	 * may be written at once, unless no thread may wait for output. */
+	if (con.o.max_pending == 0)
+		go_direct();
 }
 
+/* Clears prompt and text, prints list above, redraws them with the
+ * cursor where it was: rl_line_buffer and rl_point are untouched. */
 static void
-rl_print_pending(void)
+rl_print_above(struct pending *list)
 {
-	struct pending *list;
-
-	pthread_mutex_lock(&con.lock);
-	list = take_queue();
-	pthread_mutex_unlock(&con.lock);
-	if (list == NULL)
-		return;
-	if (!con.rl_handler) {
-		write_list(list);
-		return;
-	}
-	/* Clear prompt and text, print above, redraw them with the cursor
-	 * where it was: rl_line_buffer and rl_point are untouched. */
 	rl_clear_visible_line();
 	fflush(rl_outstream);
 	write_list(list);
@@ -452,9 +503,20 @@ rl_input(void)
 static void
 print_pending(void)
 {
+	struct pending *list;
+
+	pthread_mutex_lock(&con.lock);
+	list = take_queue();
+	pthread_mutex_unlock(&con.lock);
+	if (list == NULL)
+		return;
 #ifdef HAVE_READLINE
-	rl_print_pending();
+	if (con.rl_handler) {
+		rl_print_above(list);
+		return;
+	}
 #endif
+	write_list(list);
 }
 
 static int
@@ -522,21 +584,28 @@ tc_console_has_readline(void)
 int
 tc_console_run(void)
 {
+	int rc, saved;
+
 	if (atomic_load(&con.stop))
 		return 0;
+	if (con.o.max_pending != 0)
+		set_deferred(true);
 #ifdef HAVE_READLINE
 	if (con.o.interactive) {
-		int rc, saved;
-
 		rl_setup();
 		rc = run_loop(rl_input);
 		saved = errno;
 		rl_teardown();
+		go_direct();
 		errno = saved;
 		return rc;
 	}
 #endif
-	return run_loop(plain_input);
+	rc = run_loop(plain_input);
+	saved = errno;
+	go_direct();
+	errno = saved;
+	return rc;
 }
 
 void

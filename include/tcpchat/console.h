@@ -28,6 +28,13 @@ struct tc_console_opts {
 	int extra_fd;
 	void (*on_extra)(void *ctx);
 	void *ctx;
+	/* 0: a thread that prints may wait for the terminal (backpressure:
+	 * the client's reader stops reading). Else no thread but the console
+	 * thread ever waits for output: while tc_console_run() runs, lines
+	 * queue for it, at most this many bytes besides those it is writing;
+	 * past that they are dropped and counted, and it says how many
+	 * ("* N lines not shown: ...") once it catches up. */
+	size_t max_pending;
 };
 
 /* Sets the console up; -1 with errno on failure (pipe, memory). Before
@@ -68,7 +75,9 @@ void tc_console_suspend(void);
 /* Prints one line (a newline is added) to stream (stdout or stderr) above
  * the prompt, with one fputs. Any thread, also before tc_console_init()
  * and after tc_console_run() returned (then it writes at once, under a
- * mutex); never blocks on the console thread. */
+ * mutex); never blocks on the console thread. With max_pending set it
+ * never waits for the terminal while the console thread runs (see
+ * there). */
 void tc_console_printf(FILE *stream, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
