@@ -33,6 +33,7 @@
 #define BACKOFF_MAX_MS 1000
 #define SWEEP_MS 1000           /* how often stuck closes are looked for */
 #define STUCK_NS (2 * DRAIN_NS) /* closing longer than linger + this */
+#define CONSOLE_MAX_PENDING (1024 * 1024) /* console output queued, bytes */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SESSION_STACK (512 * 1024) /* sanitizers need far bigger frames */
@@ -88,7 +89,10 @@ console_signal(void *ctx)
 static void
 console_eof(void *ctx)
 {
-	/* End of stdin ends the console, not the server (SPEC section 3). */
+	/* End of stdin ends the console's input, not the server (SPEC
+	 * section 3), nor its output: the console thread goes on printing
+	 * until shutdown, so that no session thread writes to stdout. */
+	tc_console_input_off();
 }
 
 static void *
@@ -215,6 +219,10 @@ start_console(pthread_t *tid)
 	    .on_eof = console_eof,
 	    .extra_fd = events.console_fd,
 	    .on_extra = console_signal,
+	    /* A stalled stdout (a pipe nobody reads, Ctrl-S) must not stall
+	     * the sessions that print chat lines: past this, lines are
+	     * dropped and counted. */
+	    .max_pending = CONSOLE_MAX_PENDING,
 	};
 	int rc;
 

@@ -500,6 +500,45 @@ START_TEST(test_console_eof_does_not_stop_server)
 }
 END_TEST
 
+/* The console's stdout is a pipe nobody reads for a while: 4 MB of chat
+ * must still flow between the clients (a slow console, like a slow
+ * client, never slows the others), and once the console is read again it
+ * says how many lines it dropped. Looped: _i 1 with the console's stdin
+ * closed first (its input over, its output goes on). */
+START_TEST(test_stalled_console_output_does_not_stall_the_chat)
+{
+	enum { LINES = 4000, TEXT = 1000 };
+	static char line[TEXT + 2];
+	struct room r;
+	size_t from = 0;
+	int held;
+
+	memset(line, 'x', TEXT);
+	line[TEXT] = '\n';
+	room_start(&r, NULL);
+	if (_i == 1)
+		h_close_stdin(&r.srv);
+	room_join(&r, "127.0.0.1");
+	room_join(&r, "127.0.0.1");
+	/* Hide the server's stdout from the harness, which drains every
+	 * child's output while it waits: now nobody reads it. */
+	held = r.srv.out_fd;
+	r.srv.out_fd = -1;
+	line[TEXT] = '\0';
+	for (int i = 0; i < LINES; i++) {
+		say(&r, 0, S("%d %s\n", i, line));
+		EXPECT_NEXT(r.c[1].fd, S("%s: %d %s", r.c[0].name, i, line));
+	}
+	r.srv.out_fd = held;
+	ck_assert_int_eq(h_wait_output(&r.srv, 1,
+	                               " lines not shown: the console's "
+	                               "output could not keep up\n",
+	                               &from, T),
+	                 0);
+	room_end(&r);
+}
+END_TEST
+
 /* ---- client commands ------------------------------------------------ */
 
 START_TEST(test_nick_tells_client_and_others)
@@ -1577,6 +1616,8 @@ server_suite(void)
 	tcase_add_test(tc, test_console_help_lists_console_commands);
 	tcase_add_test(tc, test_console_quit_shuts_down_gracefully);
 	tcase_add_test(tc, test_console_eof_does_not_stop_server);
+	tcase_add_loop_test(
+	    tc, test_stalled_console_output_does_not_stall_the_chat, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commands");
