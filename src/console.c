@@ -50,7 +50,7 @@ static struct {
 	 * screen, or o.max_pending asks that no thread wait for output). */
 	bool deferred;
 	struct pending *head, **tailp;
-	size_t pending_bytes;  /* text queued */
+	size_t pending_bytes;  /* queued: lines and their headers */
 	unsigned long dropped; /* lines refused past o.max_pending */
 	/* Console thread only from here on. */
 	bool input_on;
@@ -82,8 +82,8 @@ static struct pending *format_line(FILE *stream, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Takes every queued line, and a last one saying how many were dropped
- * since the last take (they all came after the queued ones: the queue
- * only takes lines again once it has been emptied). Lock held. */
+ * since the last take: they all came after the queued ones, as the queue
+ * takes nothing more after a drop until it has been emptied. Lock held. */
 static struct pending *
 take_queue(void)
 {
@@ -190,20 +190,25 @@ format_line(FILE *stream, const char *fmt, ...)
 	return p;
 }
 
-/* Queues p for the console thread, or drops it past o.max_pending.
- * Returns whether the console thread needs waking. Lock held. */
+/* Queues p for the console thread, or drops it past o.max_pending (an
+ * empty queue takes any line; after a drop nothing until it is emptied,
+ * so that the count's notice comes in order). Returns whether the console
+ * thread needs waking: not after a drop, the queue has lines then. Lock
+ * held. */
 static bool
 queue_line(struct pending *p)
 {
-	if (con.o.max_pending != 0 &&
-	    con.pending_bytes + p->len > con.o.max_pending) {
+	size_t cost = sizeof(*p) + p->len;
+
+	if (con.o.max_pending != 0 && con.head != NULL &&
+	    (con.dropped > 0 || con.pending_bytes + cost > con.o.max_pending)) {
 		con.dropped++;
 		free(p);
 		return false;
 	}
 	*con.tailp = p;
 	con.tailp = &p->next;
-	con.pending_bytes += p->len;
+	con.pending_bytes += cost;
 	return true;
 }
 
@@ -277,9 +282,11 @@ plain_deliver(bool at_eof)
 	const char *line;
 	ssize_t len;
 
-	while (con.input_on && (len = tc_linebuf_next(&con.lb, &line)) >= 0)
+	/* on_line may stop the console: then the rest is not delivered. */
+	while (con.input_on && !atomic_load(&con.stop) &&
+	       (len = tc_linebuf_next(&con.lb, &line)) >= 0)
 		plain_line(line, len);
-	while (at_eof && con.input_on &&
+	while (at_eof && con.input_on && !atomic_load(&con.stop) &&
 	       (len = tc_linebuf_flush(&con.lb, &line)) >= 0)
 		plain_line(line, len);
 }
@@ -658,20 +665,24 @@ void
 tc_console_suspend(void)
 {
 #ifdef HAVE_READLINE
-	bool rl = con.rl_handler && !con.in_handler;
+	/* Inside on_line (a send that waits for the server) there is no
+	 * input line to redraw, but the terminal is still raw: keep_raw. */
+	bool rl = con.rl_handler, redraw = rl && !con.in_handler;
 
-	if (rl) {
+	if (redraw) {
 		fputs("^Z", rl_outstream);
 		rl_crlf();
 		fflush(rl_outstream);
-		rl_deprep_terminal();
 	}
+	if (rl)
+		rl_deprep_terminal();
 #endif
 	/* SIGSTOP, not SIGTSTP: the caller blocks SIGTSTP to get here. */
 	kill(getpid(), SIGSTOP);
 #ifdef HAVE_READLINE
-	if (rl) {
+	if (rl)
 		rl_prep_terminal(1);
+	if (redraw) {
 		rl_on_new_line();
 		rl_redisplay();
 	}
