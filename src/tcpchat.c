@@ -49,6 +49,8 @@ struct client {
 	bool half_closed; /* "exit" sent or tried, input off */
 	int write_err;    /* first send error; 0: none */
 	int abort_sig;    /* the signal that ended the wait; 0: none */
+	int held_sig;     /* came while a send waited for room; 0: none */
+	bool gave_up;     /* a send was given up: nothing more is sent */
 	/* Set by the reader; main reads them after pthread_join(). */
 	int read_err; /* 0: the server's FIN; else errno */
 	atomic_bool reader_done;
@@ -140,10 +142,11 @@ write_failed(struct client *c, int err)
 
 static void handle_signal(struct client *c, int sig);
 
-/* Signals that arrive while the server reads nothing and a send waits for
- * room: resizing and Ctrl-Z as ever, but any that would end or interrupt
- * (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) gives the send up, and the client
- * ends with 128 + the signal. Returns true when given up. */
+/* Signals that arrive while a send waits for the server to read:
+ * resizing and Ctrl-Z as ever; the first that would end or interrupt is
+ * held until the line is out (the server may just be slow), with a hint;
+ * a second one, or SIGQUIT, gives the send up: the client then ends with
+ * 128 + the signal and resets the connection. True when given up. */
 static bool
 gives_up_send(struct client *c, size_t unsent)
 {
@@ -156,7 +159,17 @@ gives_up_send(struct client *c, size_t unsent)
 			handle_signal(c, sig);
 			continue;
 		}
-		/* What the kernel holds has not reached the server either. */
+		if (c->held_sig == 0 && sig != SIGQUIT) {
+			c->held_sig = sig;
+			tc_console_printf(
+			    stderr,
+			    "tcpchat: the server is not reading; "
+			    "%s%s again gives up",
+			    sig == SIGINT && c->tty ? "Ctrl-" : "SIG",
+			    sig == SIGINT && c->tty ? "C" : sigabbrev_np(sig));
+			continue;
+		}
+		/* Its send queue goes with the reset: count it as not sent. */
 		if (ioctl(c->fd, SIOCOUTQ, &queued) == -1 || queued < 0)
 			queued = 0;
 		tc_console_printf(stderr,
@@ -164,6 +177,7 @@ gives_up_send(struct client *c, size_t unsent)
 		                  "nothing: %zu bytes not sent (%s)",
 		                  unsent + (size_t)queued, strsignal(sig));
 		c->abort_sig = sig;
+		c->gave_up = true;
 		tc_console_stop();
 		return true;
 	}
@@ -177,7 +191,10 @@ send_line(struct client *c, const char *line, size_t len)
 	    {.iov_base = (void *)line, .iov_len = len},
 	    {.iov_base = "\n", .iov_len = 1},
 	};
+	int sig;
 
+	if (c->gave_up)
+		return -1;
 	while (tc_net_writev_until(c->fd, iov, 2, c->sig_fd) == -1) {
 		if (errno != ECANCELED) {
 			write_failed(c, errno);
@@ -185,6 +202,12 @@ send_line(struct client *c, const char *line, size_t len)
 		}
 		if (gives_up_send(c, iov[0].iov_len + iov[1].iov_len))
 			return -1;
+	}
+	if (c->held_sig != 0) {
+		/* The line is out: now what the signal asked for. */
+		sig = c->held_sig;
+		c->held_sig = 0;
+		handle_signal(c, sig);
 	}
 	return 0;
 }
@@ -416,17 +439,31 @@ init_console(struct client *c, const struct tc_client_opts *o)
 	}
 }
 
+/* close() then resets the connection and drops what is still queued. */
+static void
+set_linger_zero(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 /* After the console has ended: make sure the reader ends too, join it,
  * close (the writer's job, STYLE section 4) and say how it ended. */
 static int
 finish(struct client *c, pthread_t reader)
 {
 	if (!atomic_load(&c->reader_done)) {
-		/* shutdown, not close: the reader may still be in recv(). */
+		/* shutdown, not close: the reader may still be in recv(). A
+		 * send given up must not end in a FIN (the server would take
+		 * the cut line as a last message): SHUT_RD only, then a reset.
+		 */
 		atomic_store(&c->closing, true);
-		shutdown(c->fd, SHUT_RDWR);
+		shutdown(c->fd, c->gave_up ? SHUT_RD : SHUT_RDWR);
 	}
 	pthread_join(reader, NULL);
+	if (c->gave_up)
+		set_linger_zero(c->fd);
 	close(c->fd);
 	/* The fd is gone: trace reads the state from the kernel's table. */
 	c->tr.fd = -1;
