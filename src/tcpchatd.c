@@ -206,15 +206,17 @@ in_background(void)
 	return fg != -1 && fg != getpgrp();
 }
 
-/* Starts the console thread. Returns 1, 0 when there is no console to
- * run (in the background), or -1 with errno. */
+/* Starts the console thread. Returns 1; 0 when it only prints (in the
+ * background: no reading the terminal, no readline); -1 with errno. */
 static int
 start_console(pthread_t *tid)
 {
+	bool background = in_background();
 	struct tc_console_opts co = {
 	    .prompt = "",
 	    .use_history = true,
-	    .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+	    .interactive =
+	        !background && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
 	    .on_line = console_line,
 	    .on_eof = console_eof,
 	    .extra_fd = events.console_fd,
@@ -228,14 +230,26 @@ start_console(pthread_t *tid)
 
 	if (tc_console_init(&co) == -1)
 		return -1;
-	if (in_background())
-		return 0;
+	if (background)
+		tc_console_input_off(); /* before the thread: no race */
 	rc = pthread_create(tid, NULL, console_main, NULL);
 	if (rc != 0) {
 		errno = rc;
 		return -1;
 	}
-	return 1;
+	return background ? 0 : 1;
+}
+
+/* Joins the console thread, for at most DRAIN_NS: false when it is still
+ * stuck writing to a stdout that nobody reads. */
+static bool
+join_console(pthread_t tid)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += DRAIN_NS / 1000000000;
+	return pthread_timedjoin_np(tid, NULL, &deadline) == 0;
 }
 
 /* Accepts one connection. Returns 0, or -1 when descriptors or memory ran
@@ -383,15 +397,16 @@ main(int argc, char **argv)
 	/* Last, so that whoever waits for this line finds us ready. */
 	tc_console_printf(stderr, "tcpchatd: listening on %s", bound);
 	if (console_on == 0)
-		tc_console_printf(stderr, "tcpchatd: console off: running in "
-		                          "the background");
+		tc_console_printf(stderr,
+		                  "tcpchatd: console input off: running "
+		                  "in the background");
 	accept_loop(lfd);
 	close(lfd); /* stop accepting before anything else */
 	tc_console_printf(stderr, "tcpchatd: shutting down");
 	stuck = shut_down();
 	tc_console_stop();
-	if (console_on == 1)
-		pthread_join(console_tid, NULL);
+	if (!join_console(console_tid))
+		_exit(0); /* what the console holds can never be written */
 	tc_console_fini();
 	if (stuck > 0) {
 		/* Their threads still hold the table: leave it to exit(). */
