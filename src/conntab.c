@@ -1,10 +1,12 @@
-/* conntab: the table of live connections behind one lock (SPEC section 3).
+/* conntab: the table of live connections behind one lock.
  *
  * Entries sit in a dense array of pointers; each remembers its slot, so add
  * and remove (swap with the last) are O(1) for 10,000 peers. The table
  * routes messages into each entry's outq and can shut a socket down, but it
  * never sends, receives or closes: the session's writer owns the fd. */
 #include "tcpchat/conntab.h"
+
+#include "tcpchat/clock.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -20,21 +22,22 @@
 #define CONNTAB_MIN_SLOTS 16
 
 struct tc_conn {
-	unsigned id;              /* immutable */
-	int fd;                   /* immutable; valid until removed */
-	struct tc_outq *q;        /* immutable; not owned */
-	size_t index;             /* slot in tab->conns; under tab->lock */
-	enum tc_conn_state state; /* under tab->lock */
-	int64_t closing_ns;       /* when it left OPEN; under tab->lock */
-	char peer[TC_PEER_MAX];   /* immutable */
-	char name[TC_NAME_MAX];   /* under tab->lock */
+	unsigned id;                /* immutable */
+	int fd;                     /* immutable; valid until removed */
+	struct tc_outq *q;          /* immutable; not owned */
+	size_t index;               /* slot in tab->conns; under tab->lock */
+	_Atomic int phase;          /* enum tc_phase; only tc_conn_move() */
+	_Atomic int64_t closing_ns; /* when it left OPEN; tc_conn_move() */
+	_Atomic int left_open_for;  /* the phase it left OPEN for; ditto */
+	char peer[TC_PEER_MAX];     /* immutable */
+	char name[TC_NAME_MAX];     /* under tab->lock */
 	/* Relaxed atomics: statistics, never used to order anything. */
 	_Atomic uint64_t bytes_in, msgs_in, bytes_out, msgs_out;
 };
 
 struct tc_conntab {
 	/* Guards the array, n, next_id, reserved, and every entry's index,
-	 * state and name. Held only for memory work and non-blocking
+	 * name. Held only for memory work and non-blocking
 	 * outq pushes and shutdown(); taken before any outq lock. */
 	pthread_mutex_t lock;
 	struct tc_conn **conns;
@@ -143,7 +146,9 @@ tc_conntab_add(struct tc_conntab *tab, int fd, const char *peer,
 		return NULL;
 	c->fd = fd;
 	c->q = q;
-	c->state = TC_CONN_OPEN;
+	atomic_init(&c->phase, TC_PHASE_OPEN);
+	atomic_init(&c->closing_ns, 0);
+	atomic_init(&c->left_open_for, TC_PHASE_OPEN);
 	copy_str(c->peer, peer, sizeof(c->peer));
 	copy_str(c->name, peer, sizeof(c->name));
 	pthread_mutex_lock(&tab->lock);
@@ -191,18 +196,10 @@ tc_conn_id(const struct tc_conn *c)
 	return c->id;
 }
 
-struct tc_outq *
-tc_conn_outq(const struct tc_conn *c)
+const char *
+tc_conn_name(const struct tc_conn *c)
 {
-	return c->q;
-}
-
-void
-tc_conntab_name(struct tc_conntab *tab, const struct tc_conn *c, char *buf)
-{
-	pthread_mutex_lock(&tab->lock);
-	memcpy(buf, c->name, TC_NAME_MAX);
-	pthread_mutex_unlock(&tab->lock);
+	return c->name;
 }
 
 /* Whether name is taken by the reserved name or by another entry than c;
@@ -252,30 +249,42 @@ tc_conntab_reserve_name(struct tc_conntab *tab, const char *name)
 	pthread_mutex_unlock(&tab->lock);
 }
 
-enum tc_conn_state
-tc_conntab_state(struct tc_conntab *tab, const struct tc_conn *c)
+bool
+tc_conn_move(struct tc_conn *c, enum tc_phase to, enum tc_phase *was)
 {
-	enum tc_conn_state state;
+	enum tc_phase from;
 
-	pthread_mutex_lock(&tab->lock);
-	state = c->state;
-	pthread_mutex_unlock(&tab->lock);
-	return state;
+	if (!tc_phase_move(&c->phase, to, &from)) {
+		if (was != NULL)
+			*was = from;
+		return false;
+	}
+	if (was != NULL)
+		*was = from;
+	if (from == TC_PHASE_OPEN) {
+		atomic_store(&c->closing_ns, tc_clock_now_ns());
+		atomic_store(&c->left_open_for, (int)to);
+	}
+	if (to == TC_PHASE_ABORTED) {
+		/* Shut down, never close: the writer may be in send() and the
+		 * fd number must not be reused under it. */
+		tc_outq_close(c->q);
+		(void)shutdown(c->fd, SHUT_RDWR);
+	}
+	tc_outq_notify(c->q, TC_CONN_EV_PHASE);
+	return true;
 }
 
-enum tc_conn_state
-tc_conntab_set_state(struct tc_conntab *tab, struct tc_conn *c,
-                     enum tc_conn_state state)
+enum tc_phase
+tc_conn_phase(const struct tc_conn *c)
 {
-	enum tc_conn_state old;
+	return (enum tc_phase)atomic_load(&c->phase);
+}
 
-	pthread_mutex_lock(&tab->lock);
-	old = c->state;
-	c->state = state;
-	if (old == TC_CONN_OPEN && state != TC_CONN_OPEN)
-		c->closing_ns = tc_now_ns();
-	pthread_mutex_unlock(&tab->lock);
-	return old;
+enum tc_phase
+tc_conn_left_open_for(const struct tc_conn *c)
+{
+	return (enum tc_phase)atomic_load(&c->left_open_for);
 }
 
 void
@@ -292,19 +301,6 @@ tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs)
 	atomic_fetch_add_explicit(&c->msgs_out, msgs, memory_order_relaxed);
 }
 
-/* Shuts the socket down, never closes it: the writer may be in send() and
- * the fd number must not be reused under it. shutdown() does not block, so
- * this runs under the lock, which keeps the fd valid (the writer removes
- * the entry before closing). */
-static void
-conn_abort_locked(struct tc_conn *c)
-{
-	/* Mark first: the reader, woken by the shutdown, must see why. */
-	tc_outq_mark(c->q, TC_OUTQ_ABORT);
-	if (c->fd >= 0)
-		(void)shutdown(c->fd, SHUT_RDWR);
-}
-
 /* Pushes m to c; on overflow cuts c off (a slow peer never slows the
  * others, SPEC section 3), and so on ENOMEM: a peer that silently missed a
  * line would be worse off than one told it was cut. A closed queue (EPIPE)
@@ -319,7 +315,7 @@ conn_push_locked(struct tc_conn *c, struct tc_msg *m, bool *ring)
 		return 0;
 	err = errno;
 	if (err != EPIPE)
-		conn_abort_locked(c);
+		tc_conn_move(c, TC_PHASE_ABORTED, NULL);
 	errno = err;
 	return -1;
 }
@@ -375,21 +371,21 @@ tc_conntab_send_to(struct tc_conntab *tab, unsigned id, struct tc_msg *m)
 }
 
 /* Closes one entry from the server side unless it is closing already;
- * called with the lock held. Returns whether it did. */
+ * called with the lock held. Returns whether it did. The move comes first:
+ * its writer then flushes until the queue is closed, notice included. */
 static bool
 conn_close_locked(struct tc_conn *c, struct tc_msg *notice)
 {
-	if (c->state == TC_CONN_CLOSING ||
-	    (tc_outq_marks(c->q) & TC_OUTQ_CLOSED))
+	/* Past its --linger window: nothing more is sent, not even this. */
+	if (tc_outq_status(c->q) & TC_OUTQ_CLOSED)
+		return false;
+	if (!tc_conn_move(c, TC_PHASE_CLOSING, NULL))
 		return false;
 	/* Past the limit if need be: what was queued before the notice is
-	 * still flushed (SPEC section 3: nothing queued is lost). */
+	 * still flushed, never lost to make room for it. */
 	if (notice != NULL)
-		(void)tc_outq_push_notice(c->q, notice);
-	if (c->state == TC_CONN_OPEN)
-		c->closing_ns = tc_now_ns();
-	c->state = TC_CONN_CLOSING;
-	tc_outq_mark(c->q, TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED);
+		(void)tc_outq_push_past_limit(c->q, notice);
+	tc_outq_close(c->q);
 	return true;
 }
 
@@ -409,14 +405,6 @@ tc_conntab_close(struct tc_conntab *tab, unsigned id, struct tc_msg *notice)
 	return closed;
 }
 
-void
-tc_conntab_abort(struct tc_conntab *tab, struct tc_conn *c)
-{
-	pthread_mutex_lock(&tab->lock);
-	conn_abort_locked(c);
-	pthread_mutex_unlock(&tab->lock);
-}
-
 size_t
 tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns)
 {
@@ -426,11 +414,11 @@ tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns)
 	for (size_t i = 0; i < tab->n; i++) {
 		struct tc_conn *c = tab->conns[i];
 
-		if (c->state == TC_CONN_OPEN || c->closing_ns >= before_ns ||
-		    (tc_outq_marks(c->q) & TC_OUTQ_ABORT))
+		if (tc_conn_phase(c) == TC_PHASE_OPEN ||
+		    atomic_load(&c->closing_ns) >= before_ns)
 			continue;
-		conn_abort_locked(c);
-		aborted++;
+		if (tc_conn_move(c, TC_PHASE_ABORTED, NULL))
+			aborted++;
 	}
 	pthread_mutex_unlock(&tab->lock);
 	return aborted;
@@ -441,7 +429,7 @@ tc_conntab_abort_all(struct tc_conntab *tab)
 {
 	pthread_mutex_lock(&tab->lock);
 	for (size_t i = 0; i < tab->n; i++)
-		conn_abort_locked(tab->conns[i]);
+		tc_conn_move(tab->conns[i], TC_PHASE_ABORTED, NULL);
 	pthread_mutex_unlock(&tab->lock);
 }
 
@@ -462,7 +450,7 @@ conn_info(const struct tc_conn *c, struct tc_conn_info *info)
 	info->id = c->id;
 	memcpy(info->peer, c->peer, sizeof(info->peer));
 	memcpy(info->name, c->name, sizeof(info->name));
-	info->state = c->state;
+	info->phase = tc_conn_phase(c);
 	info->bytes_in =
 	    atomic_load_explicit(&c->bytes_in, memory_order_relaxed);
 	info->msgs_in = atomic_load_explicit(&c->msgs_in, memory_order_relaxed);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "tcpchat/console.h"
-#include "tcpchat/outq.h"
 #include "tcpchat/proto.h"
 
 static const char *const operator_help[] = {
@@ -24,42 +23,28 @@ static const char *const operator_help[] = {
 
 /* The server's own participant says text (escaped, like any message). */
 static struct tc_msg *
-server_message(struct tc_server *srv, const char *text, size_t len)
+server_message(struct tc_room *room, const char *text, size_t len)
 {
-	size_t name_len = strlen(srv->name), n;
+	size_t name_len = strlen(room->name), n;
 	struct tc_msg *m;
 	char *buf;
 
 	buf = malloc(tc_proto_msg_bound(name_len, len));
 	if (buf == NULL)
 		return NULL;
-	n = tc_proto_format_msg(buf, srv->name, name_len, text, len);
+	n = tc_proto_format_msg(buf, room->name, name_len, text, len);
 	m = tc_msg_new(buf, n);
 	free(buf);
 	return m;
 }
 
-static const char *
-state_name(enum tc_conn_state state)
-{
-	switch (state) {
-	case TC_CONN_OPEN:
-		return "open";
-	case TC_CONN_HALF_CLOSED:
-		return "half-closed";
-	case TC_CONN_CLOSING:
-		return "closing";
-	}
-	return "?";
-}
-
 static void
-list_connections(struct tc_server *srv)
+list_connections(struct tc_room *room)
 {
 	struct tc_conn_info *all;
 	size_t n, i;
 
-	all = tc_conntab_snapshot(srv->tab, &n);
+	all = tc_conntab_snapshot(room->tab, &n);
 	if (all == NULL) {
 		tc_console_printf(stderr, "tcpchatd: /list: %s",
 		                  strerror(errno));
@@ -74,7 +59,7 @@ list_connections(struct tc_server *srv)
 		    stdout,
 		    "%5u %-24s %-20s %-11s %10llu %7llu %10llu %7llu %8zu",
 		    all[i].id, all[i].peer, all[i].name,
-		    state_name(all[i].state),
+		    tc_phase_name(all[i].phase),
 		    (unsigned long long)all[i].bytes_in,
 		    (unsigned long long)all[i].msgs_in,
 		    (unsigned long long)all[i].bytes_out,
@@ -102,7 +87,7 @@ parse_id(const char *s, const char **rest)
 }
 
 static void
-private_message(struct tc_server *srv, const char *args)
+private_message(struct tc_room *room, const char *args)
 {
 	const char *text = NULL;
 	unsigned id = parse_id(args, &text);
@@ -112,10 +97,10 @@ private_message(struct tc_server *srv, const char *args)
 		tc_console_printf(stderr, "tcpchatd: usage: /msg ID TEXT");
 		return;
 	}
-	m = server_message(srv, text, strlen(text));
+	m = server_message(room, text, strlen(text));
 	if (m == NULL)
 		return;
-	if (tc_conntab_send_to(srv->tab, id, m) == -1)
+	if (tc_conntab_send_to(room->tab, id, m) == -1)
 		tc_console_printf(stderr, "tcpchatd: /msg %u: %s", id,
 		                  errno == ESRCH   ? "no such connection"
 		                  : errno == EPIPE ? "connection is closing"
@@ -125,13 +110,13 @@ private_message(struct tc_server *srv, const char *args)
 
 /* The name connection id has now, for the notice to the others. */
 static int
-name_of(struct tc_server *srv, unsigned id, char name[TC_NAME_MAX])
+name_of(struct tc_room *room, unsigned id, char name[TC_NAME_MAX])
 {
 	struct tc_conn_info *all;
 	size_t n, i;
 	int found = -1;
 
-	all = tc_conntab_snapshot(srv->tab, &n);
+	all = tc_conntab_snapshot(room->tab, &n);
 	for (i = 0; all != NULL && i < n && found == -1; i++)
 		if (all[i].id == id) {
 			memcpy(name, all[i].name, TC_NAME_MAX);
@@ -142,7 +127,7 @@ name_of(struct tc_server *srv, unsigned id, char name[TC_NAME_MAX])
 }
 
 static void
-kick(struct tc_server *srv, const char *args)
+kick(struct tc_room *room, const char *args)
 {
 	const char *rest = NULL;
 	unsigned id = parse_id(args, &rest);
@@ -153,73 +138,73 @@ kick(struct tc_server *srv, const char *args)
 		tc_console_printf(stderr, "tcpchatd: usage: /kick ID");
 		return;
 	}
-	if (name_of(srv, id, name) == -1) {
+	if (name_of(room, id, name) == -1) {
 		tc_console_printf(stderr,
 		                  "tcpchatd: /kick %u: no such "
 		                  "connection",
 		                  id);
 		return;
 	}
-	notice = tc_msg_printf("* you were kicked by %s\n", srv->name);
-	if (tc_conntab_close(srv->tab, id, notice) == 0) {
+	notice = tc_proto_notice("you were kicked by %s", room->name);
+	if (tc_conntab_close(room->tab, id, notice) == 0) {
 		tc_console_printf(stderr, "tcpchatd: /kick %u: already closing",
 		                  id);
 	} else {
 		tc_console_printf(stdout, "* %s was kicked", name);
-		left = tc_msg_printf("* %s was kicked\n", name);
+		left = tc_proto_notice("%s was kicked", name);
 		if (left != NULL)
-			tc_conntab_broadcast(srv->tab, NULL, left);
+			tc_conntab_broadcast(room->tab, NULL, left);
 		tc_msg_unref(left);
 	}
 	tc_msg_unref(notice);
 }
 
 static void
-show_help(struct tc_server *srv)
+show_help(struct tc_room *room)
 {
 	size_t i;
 
 	tc_console_printf(stdout,
 	                  "a line without '/' goes to every client as "
 	                  "'%s: TEXT'",
-	                  srv->name);
+	                  room->name);
 	for (i = 0; operator_help[i] != NULL; i++)
 		tc_console_printf(stdout, "%s", operator_help[i]);
 }
 
 static void
-say_to_all(struct tc_server *srv, const char *text, size_t len)
+say_to_all(struct tc_room *room, const char *text, size_t len)
 {
 	struct tc_msg *m;
 
 	if (len == 0)
 		return;
-	m = server_message(srv, text, len);
+	m = server_message(room, text, len);
 	if (m == NULL)
 		return;
-	tc_conntab_broadcast(srv->tab, NULL, m);
+	tc_conntab_broadcast(room->tab, NULL, m);
 	tc_msg_unref(m);
 }
 
 enum tc_operator_result
-tc_operator_line(struct tc_server *srv, const char *line, size_t len)
+tc_operator_line(struct tc_room *room, const char *line, size_t len)
 {
 	if (len == 0 || line[0] != '/' || (len > 1 && line[1] == '/')) {
 		/* "//text" says "/text". */
 		if (len > 1 && line[0] == '/')
-			say_to_all(srv, line + 1, len - 1);
+			say_to_all(room, line + 1, len - 1);
 		else
-			say_to_all(srv, line, len);
+			say_to_all(room, line, len);
 	} else if (strcmp(line, "/list") == 0) {
-		list_connections(srv);
+		list_connections(room);
 	} else if (strncmp(line, "/msg ", 5) == 0) {
-		private_message(srv, line + 5);
+		private_message(room, line + 5);
 	} else if (strncmp(line, "/kick ", 6) == 0) {
-		kick(srv, line + 6);
+		kick(room, line + 6);
 	} else if (strcmp(line, "/quit") == 0) {
 		return TC_OPERATOR_QUIT;
 	} else if (strcmp(line, "/help") == 0) {
-		show_help(srv);
+		show_help(room);
 	} else {
 		tc_console_printf(stderr,
 		                  "tcpchatd: unknown command '%.40s' (try "

@@ -1,13 +1,15 @@
-/* outq: reference-counted messages and the per-connection outbound FIFO.
+/* outq: a FIFO of shared messages between many producers and one taker.
  *
- * A queue is a ring of message pointers behind one mutex. Its writer sleeps
- * on a futex word of the queue, bumped by every push and mark made while it
+ * A queue is a ring of message pointers behind one mutex. Its taker sleeps
+ * on a futex word of the queue, bumped by every push and event made while it
  * sleeps, and on its group's doorbell, so that a broadcast wakes every
- * sleeping writer of the group with one system call. It does no I/O: the
- * writer takes messages out and sends them unlocked. An idle queue costs
+ * sleeping taker of the group with one system call. It does no I/O: the
+ * taker takes messages out and sends them unlocked. An idle queue costs
  * its struct only: the ring is allocated on the first push and released
  * again when a large one drains (10,000 idle peers). */
 #include "tcpchat/outq.h"
+
+#include "tcpchat/clock.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -30,13 +32,7 @@
  * memory on every connection for its lifetime. */
 #define OUTQ_KEEP_SLOTS 64
 
-struct tc_msg {
-	atomic_uint refs;
-	size_t len;
-	char data[]; /* len bytes and a NUL, for printing and tests */
-};
-
-/* Why a doorbell: waking the 50 writers of a broadcast one FUTEX_WAKE at a
+/* Why a doorbell: waking the 50 takers of a broadcast one FUTEX_WAKE at a
  * time cost 8.2 us of CPU per thread on a 2-vCPU VM, one FUTEX_WAKE for
  * all of them 4.7 us (docs/BENCHMARKS.md). */
 struct tc_outq_bell {
@@ -47,8 +43,8 @@ struct tc_outq {
 	/* Guards every field below but wake_seq; held only to move pointers
 	 * and count, never across I/O or a message's allocation or free. */
 	pthread_mutex_t lock;
-	/* The writer's futex word: bumped, under lock, by every push and
-	 * mark made while the writer sleeps, so no wake-up is ever lost. */
+	/* The taker's futex word: bumped, under lock, by every push and
+	 * event made while the taker sleeps, so no wake-up is ever lost. */
 	atomic_uint wake_seq;
 	struct tc_outq_bell *bell; /* immutable; NULL: none */
 	struct tc_msg **ring;      /* NULL until the first push */
@@ -57,16 +53,17 @@ struct tc_outq {
 	size_t n;                  /* messages queued */
 	size_t bytes;              /* their message bytes, <= max_bytes */
 	size_t max_bytes;
-	unsigned marks;
-	unsigned waiters;     /* the writer sleeps: a push bumps wake_seq */
+	unsigned status;      /* enum tc_outq_status bits */
+	unsigned events;      /* TC_OUTQ_EVENT bits pending for the taker */
+	unsigned waiters;     /* the taker sleeps: a push bumps wake_seq */
 	int64_t closes_at_ns; /* pushes refused from then on; 0: never */
 };
 
 /* ---- futexes ---- */
 
-/* Whether the kernel has futex_waitv (Linux 5.16), which lets a writer
+/* Whether the kernel has futex_waitv (Linux 5.16), which lets a taker
  * sleep on its queue and on the bell at once. Without it (or under
- * valgrind, which does not know it) every push wakes its own writer at
+ * valgrind, which does not know it) every push wakes its own taker at
  * once, a broadcast's too, under the table's lock: slower, still right. */
 static bool
 bell_works(void)
@@ -98,7 +95,7 @@ waiter_init(struct futex_waitv *w, atomic_uint *word)
 	w->flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
 }
 
-/* Sleeps until a push or mark bumps q's word or the bell rings, or until
+/* Sleeps until a push or event bumps q's word or the bell rings, or until
  * deadline (NULL: none); may return early: the caller checks again.
  * Called and returns with the lock held; the words are read under it, so a
  * change made after it is released makes the kernel return at once. */
@@ -132,8 +129,8 @@ word_bump(atomic_uint *word)
 	atomic_fetch_add(word, 1);
 }
 
-/* After a change the writer waits for, with the lock held: whether the
- * writer sleeps and needs waking once the lock is released. */
+/* After a change the taker waits for, with the lock held: whether the
+ * taker sleeps and needs waking once the lock is released. */
 static bool
 outq_changed(struct tc_outq *q)
 {
@@ -164,82 +161,6 @@ tc_outq_bell_ring(struct tc_outq_bell *b)
 {
 	atomic_fetch_add(&b->rings, 1);
 	futex_wake_all(&b->rings);
-}
-
-/* ---- messages ---- */
-
-struct tc_msg *
-tc_msg_new(const void *data, size_t len)
-{
-	struct tc_msg *m;
-
-	if (len > SIZE_MAX - sizeof(*m) - 1) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	m = malloc(sizeof(*m) + len + 1);
-	if (m == NULL)
-		return NULL;
-	atomic_init(&m->refs, 1);
-	m->len = len;
-	if (len > 0)
-		memcpy(m->data, data, len);
-	m->data[len] = '\0';
-	return m;
-}
-
-struct tc_msg *
-tc_msg_printf(const char *fmt, ...)
-{
-	struct tc_msg *m;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return NULL; /* errno from vsnprintf (EOVERFLOW, EILSEQ) */
-	m = malloc(sizeof(*m) + (size_t)n + 1);
-	if (m == NULL)
-		return NULL;
-	atomic_init(&m->refs, 1);
-	m->len = (size_t)n;
-	va_start(ap, fmt);
-	(void)vsnprintf(m->data, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return m;
-}
-
-struct tc_msg *
-tc_msg_ref(struct tc_msg *m)
-{
-	/* Relaxed: the caller already holds a reference, so m is alive. */
-	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-	return m;
-}
-
-void
-tc_msg_unref(struct tc_msg *m)
-{
-	if (m == NULL)
-		return;
-	/* acq_rel, not release plus a fence: ThreadSanitizer does not model
-	 * standalone fences, and this is off the hot path of a send(). */
-	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
-		free(m);
-}
-
-const char *
-tc_msg_data(const struct tc_msg *m)
-{
-	return m->data;
-}
-
-size_t
-tc_msg_len(const struct tc_msg *m)
-{
-	return m->len;
 }
 
 /* ---- queues ---- */
@@ -308,24 +229,25 @@ tc_outq_close_at(struct tc_outq *q, int64_t when_ns)
 }
 
 /* Queues m; past the byte limit only when over_limit_ok. With ring
- * non-NULL, a writer that waits on a working bell is left to the caller's
+ * non-NULL, a taker that waits on a working bell is left to the caller's
  * ring: *ring is set true then. */
 static int
 outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok, bool *ring)
 {
+	size_t len = tc_msg_len(m);
 	bool wake = false;
 	int err = 0;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->closes_at_ns != 0 && !(q->marks & TC_OUTQ_CLOSED) &&
-	    tc_now_ns() >= q->closes_at_ns)
-		q->marks |= TC_OUTQ_CLOSED; /* the window is over: close now */
-	if (q->marks & (TC_OUTQ_CLOSED | TC_OUTQ_ABORT)) {
+	if (q->closes_at_ns != 0 && !(q->status & TC_OUTQ_CLOSED) &&
+	    tc_clock_now_ns() >= q->closes_at_ns)
+		q->status |= TC_OUTQ_CLOSED; /* the window is over: close now */
+	if (q->status & TC_OUTQ_CLOSED) {
 		err = EPIPE;
-	} else if (!over_limit_ok && m->len > q->max_bytes - q->bytes) {
-		/* The writer may be asleep with nothing queued: wake it so it
+	} else if (!over_limit_ok && len > q->max_bytes - q->bytes) {
+		/* The taker may be asleep with nothing queued: wake it so it
 		 * sees the overflow at once. */
-		q->marks |= TC_OUTQ_OVERFLOW;
+		q->status |= TC_OUTQ_OVERFLOW;
 		wake = outq_changed(q);
 		ring = NULL;
 		err = ENOBUFS;
@@ -334,12 +256,12 @@ outq_push(struct tc_outq *q, struct tc_msg *m, bool over_limit_ok, bool *ring)
 	} else {
 		q->ring[(q->head + q->n) & (q->cap - 1)] = tc_msg_ref(m);
 		q->n++;
-		q->bytes += m->len;
+		q->bytes += len;
 		wake = outq_changed(q);
 	}
 	pthread_mutex_unlock(&q->lock);
-	/* Wake after unlocking, so the woken writer does not go straight
-	 * back to sleep on the mutex we hold. q stays alive: its writer
+	/* Wake after unlocking, so the woken taker does not go straight
+	 * back to sleep on the mutex we hold. q stays alive: its taker
 	 * unhooks it from the table (whose lock broadcasters hold) first. */
 	if (wake && ring != NULL && q->bell != NULL && bell_works())
 		*ring = true;
@@ -365,33 +287,47 @@ tc_outq_push_later(struct tc_outq *q, struct tc_msg *m, bool *ring)
 }
 
 int
-tc_outq_push_notice(struct tc_outq *q, struct tc_msg *m)
+tc_outq_push_past_limit(struct tc_outq *q, struct tc_msg *m)
 {
 	return outq_push(q, m, true, NULL);
 }
 
-void
-tc_outq_mark(struct tc_outq *q, unsigned marks)
+/* Sets status and events bits and wakes the taker. */
+static void
+outq_set(struct tc_outq *q, unsigned status, unsigned events)
 {
 	bool wake;
 
 	pthread_mutex_lock(&q->lock);
-	q->marks |= marks;
+	q->status |= status;
+	q->events |= events;
 	wake = outq_changed(q);
 	pthread_mutex_unlock(&q->lock);
 	if (wake)
 		futex_wake_all(&q->wake_seq);
 }
 
-unsigned
-tc_outq_marks(struct tc_outq *q)
+void
+tc_outq_close(struct tc_outq *q)
 {
-	unsigned marks;
+	outq_set(q, TC_OUTQ_CLOSED, 0);
+}
+
+void
+tc_outq_notify(struct tc_outq *q, unsigned events)
+{
+	outq_set(q, 0, events);
+}
+
+unsigned
+tc_outq_status(struct tc_outq *q)
+{
+	unsigned status;
 
 	pthread_mutex_lock(&q->lock);
-	marks = q->marks;
+	status = q->status;
 	pthread_mutex_unlock(&q->lock);
-	return marks;
+	return status;
 }
 
 size_t
@@ -405,16 +341,7 @@ tc_outq_bytes(struct tc_outq *q)
 	return bytes;
 }
 
-int64_t
-tc_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Sleeps until there is something for the writer or the deadline
+/* Sleeps until there is something for the taker or the deadline
  * passes; called and returns with the lock held. */
 static void
 outq_wait(struct tc_outq *q, unsigned wake_on, int64_t deadline_ns)
@@ -423,8 +350,8 @@ outq_wait(struct tc_outq *q, unsigned wake_on, int64_t deadline_ns)
 
 	ts.tv_sec = (time_t)(deadline_ns / 1000000000);
 	ts.tv_nsec = (long)(deadline_ns % 1000000000);
-	while (q->n == 0 && !(q->marks & wake_on)) {
-		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
+	while (q->n == 0 && !((q->status | q->events) & wake_on)) {
+		if (deadline_ns != 0 && tc_clock_now_ns() >= deadline_ns)
 			break;
 		outq_sleep(q, deadline_ns != 0 ? &ts : NULL);
 	}
@@ -432,7 +359,7 @@ outq_wait(struct tc_outq *q, unsigned wake_on, int64_t deadline_ns)
 
 size_t
 tc_outq_take(struct tc_outq *q, struct tc_msg **out, size_t max,
-             unsigned wake_on, int64_t deadline_ns, unsigned *marks)
+             unsigned wake_on, int64_t deadline_ns, unsigned *got)
 {
 	struct tc_msg **drained = NULL;
 	size_t k;
@@ -443,7 +370,7 @@ tc_outq_take(struct tc_outq *q, struct tc_msg **out, size_t max,
 		out[k] = q->ring[q->head];
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->n--;
-		q->bytes -= out[k]->len;
+		q->bytes -= tc_msg_len(out[k]);
 	}
 	if (q->n == 0) {
 		q->head = 0;
@@ -453,8 +380,9 @@ tc_outq_take(struct tc_outq *q, struct tc_msg **out, size_t max,
 			q->cap = 0;
 		}
 	}
-	if (marks != NULL)
-		*marks = q->marks;
+	if (got != NULL)
+		*got = q->status | (q->events & wake_on);
+	q->events &= ~wake_on;
 	pthread_mutex_unlock(&q->lock);
 	free(drained);
 	return k;

@@ -1,11 +1,14 @@
-/* proto: the wire grammar of tcpchat v1 (SPEC section 2).
+/* proto: the wire grammar of tcpchat v1 (docs/PROTOCOL.md).
  *
  * Classifies a received message as text, "exit" or a command, checks nick
  * syntax and formats the lines the server sends, escaping untrusted text
  * through sanitize. It keeps no state and knows nothing of connections. */
 #include "tcpchat/proto.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tcpchat/sanitize.h"
@@ -153,4 +156,26 @@ tc_proto_format_notice(char *dst, const char *text, size_t text_len)
 	dst[0] = '*';
 	dst[1] = ' ';
 	return put_text_line(dst, 2, text, text_len);
+}
+
+struct tc_msg *
+tc_proto_notice(const char *fmt, ...)
+{
+	struct tc_msg *m = NULL;
+	char *text, *line;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	line = malloc(tc_proto_notice_bound((size_t)n));
+	if (line != NULL)
+		m = tc_msg_new(line,
+		               tc_proto_format_notice(line, text, (size_t)n));
+	free(line);
+	free(text);
+	return m;
 }

@@ -1,15 +1,15 @@
 /* session: one client connection of tcpchatd, from accept to close.
  *
- * The reader thread frames what the peer sends, relays it and answers its
- * commands; on "exit" or FIN it starts the half-close (SPEC section 4). The
- * writer thread owns the socket's output: it drains the connection's outq
- * with writev, and performs the close, once, after the reader is done.
- * Server-initiated closes (/kick, shutdown) arrive as outq marks. */
+ * The reader thread frames what the peer sends and hands each line to the
+ * room; on "exit" or FIN it starts the half-close (docs/PROTOCOL.md). The
+ * writer thread owns the socket's output: it drains the connection's queue
+ * with writev and performs the close, once, after the reader is done. What
+ * the connection is doing is its phase (phase.h), kept in its table entry
+ * and moved only through tc_conn_move(); every move wakes the writer. */
 #include "tcpchat/session.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,111 +17,81 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tcpchat/clock.h"
 #include "tcpchat/console.h"
 #include "tcpchat/linebuf.h"
 #include "tcpchat/net.h"
-#include "tcpchat/outq.h"
-#include "tcpchat/proto.h"
-#include "tcpchat/sanitize.h"
 #include "tcpchat/trace.h"
 
 #define RECV_CHUNK 8192
-#define WRITE_BATCH 64    /* messages per writev */
-#define RELAY_BATCH 16384 /* chat bytes per broadcast message, at most */
-#define TC_CROWD 100      /* joins and leaves are announced up to this many */
+#define WRITE_BATCH 64 /* messages per writev */
+
+/* The event the reader posts to the writer's queue when it is done with
+ * the socket (TC_CONN_EV_PHASE is event 0). */
+#define EV_READER_DONE TC_OUTQ_EVENT(1)
 
 struct tc_session {
-	struct tc_server *srv;
-	struct tc_conn *conn; /* our table entry; removed by the writer */
-	struct tc_outq *q;
+	struct tc_room *room;
+	struct tc_member m;         /* entry, queue, relay batch */
 	int fd;                     /* owned: closed by the writer, once */
-	unsigned id;                /* tc_conn_id(conn), for messages */
+	unsigned id;                /* tc_conn_id(m.conn), for messages */
 	struct tc_trace_conn trace; /* set before the threads start */
-	/* Written by the reader before it marks TC_OUTQ_HALF_CLOSED; the
-	 * writer reads it after seeing that mark (the outq lock orders it). */
+	/* Written by the reader before it moves the phase to HALF_CLOSED;
+	 * the writer reads it after seeing that phase (the move orders it). */
 	int64_t half_closed_ns;
 	/* The first error that ended the connection (0: none yet): first
 	 * error wins, whichever thread saw it. */
 	atomic_int first_errno;
-	atomic_int refs;      /* reader and writer: the last one frees */
-	struct tc_linebuf lb; /* reader only */
-	/* Reader only: chat lines formatted and not yet broadcast. */
-	char *relay;
-	size_t relay_len, relay_cap;
-	/* Reader only: our name as in the table, which only this thread
-	 * changes (/nick); saves taking the table lock for every line. */
-	char name[TC_NAME_MAX];
+	atomic_int refs;         /* reader and writer: the last one frees */
+	atomic_bool reader_done; /* the reader's: it is finished with fd */
+	atomic_bool read_shut;   /* the writer's: it shut the read side */
+	struct tc_linebuf lb;    /* reader only */
 };
 
-int
-tc_server_init(struct tc_server *srv)
-{
-	pthread_condattr_t attr;
-	int rc;
+/* ---- life and death ---- */
 
-	srv->n_live = 0;
-	rc = pthread_mutex_init(&srv->live_lock, NULL);
-	if (rc != 0)
-		goto out;
-	pthread_condattr_init(&attr);
-	/* Monotonic, so that deadlines ignore changes to the wall clock. */
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	rc = pthread_cond_init(&srv->live_cond, &attr);
-	pthread_condattr_destroy(&attr);
-	if (rc != 0)
-		pthread_mutex_destroy(&srv->live_lock);
-out:
-	errno = rc;
-	return rc == 0 ? 0 : -1;
+static struct tc_session *
+session_new(struct tc_room *room, int fd)
+{
+	struct tc_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->m.q = tc_outq_new(room->max_queue, tc_conntab_bell(room->tab));
+	if (s->m.q == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->room = room;
+	s->fd = fd;
+	atomic_init(&s->refs, 2);
+	atomic_init(&s->first_errno, 0);
+	atomic_init(&s->reader_done, false);
+	atomic_init(&s->read_shut, false);
+	tc_linebuf_init(&s->lb, room->max_line);
+	return s;
 }
 
-void
-tc_server_fini(struct tc_server *srv)
-{
-	pthread_cond_destroy(&srv->live_cond);
-	pthread_mutex_destroy(&srv->live_lock);
-}
-
-size_t
-tc_server_wait_sessions(struct tc_server *srv, int64_t deadline_ns)
-{
-	struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
-	                      .tv_nsec = deadline_ns % 1000000000};
-	size_t left;
-	int rc = 0;
-
-	pthread_mutex_lock(&srv->live_lock);
-	while (srv->n_live > 0 && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&srv->live_cond, &srv->live_lock,
-		                            &ts);
-	left = srv->n_live;
-	pthread_mutex_unlock(&srv->live_lock);
-	return left;
-}
-
+/* Frees what session_new() made; the fd and the table entry are the
+ * writer's (or the refusal's) to end. */
 static void
-live_add(struct tc_server *srv, int delta)
+session_free(struct tc_session *s)
 {
-	pthread_mutex_lock(&srv->live_lock);
-	if (delta > 0)
-		srv->n_live++;
-	else if (--srv->n_live == 0)
-		pthread_cond_broadcast(&srv->live_cond);
-	pthread_mutex_unlock(&srv->live_lock);
+	tc_linebuf_fini(&s->lb);
+	tc_room_member_fini(&s->m);
+	tc_outq_free(s->m.q);
+	free(s);
 }
 
 static void
 session_unref(struct tc_session *s)
 {
-	struct tc_server *srv = s->srv;
+	struct tc_room *room = s->room;
 
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	tc_linebuf_fini(&s->lb);
-	free(s->relay);
-	tc_outq_free(s->q);
-	free(s);
-	live_add(srv, -1);
+	session_free(s);
+	tc_room_exit(room);
 }
 
 static void
@@ -132,232 +102,31 @@ record_error(struct tc_session *s, int err)
 	atomic_compare_exchange_strong(&s->first_errno, &none, err);
 }
 
-/* Queues m (NULL is ignored) for this client only and drops the caller's
- * reference; a queue over its limit cuts this client off. */
-static void
-send_self(struct tc_session *s, struct tc_msg *m)
+static enum tc_phase
+phase(const struct tc_session *s)
 {
-	if (m == NULL)
-		return;
-	if (tc_outq_push(s->q, m) == -1 && errno == ENOBUFS)
-		tc_conntab_abort(s->srv->tab, s->conn);
-	tc_msg_unref(m);
-}
-
-/* Queues a printf-formatted notice "* TEXT" for this client only. */
-static void notice_self(struct tc_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-notice_self(struct tc_session *s, const char *fmt, ...)
-{
-	char text[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	send_self(s, tc_msg_printf("* %s\n", text));
-}
-
-/* What kind of notice: decides who sees it. */
-enum notice_kind {
-	NOTICE_CHAT,     /* chat traffic: off the console with -q */
-	NOTICE_PRESENCE, /* a join or a leave: chat, and not told to a crowd */
-	NOTICE_ALERT,    /* always on the console */
-};
-
-/* Sends "* TEXT" to every other client and shows it on the console.
- * Joins and leaves reach the clients only while at most TC_CROWD are
- * connected: past that, N joins would cost N^2 messages (IRC clients hide
- * them in large channels for the same reason). */
-static void notice_others(struct tc_session *s, enum notice_kind kind,
-                          const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-notice_others(struct tc_session *s, enum notice_kind kind, const char *fmt, ...)
-{
-	char text[512];
-	struct tc_msg *m;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (kind == NOTICE_ALERT || !s->srv->quiet)
-		tc_console_printf(stdout, "* %s", text);
-	if (kind == NOTICE_PRESENCE && tc_conntab_count(s->srv->tab) > TC_CROWD)
-		return;
-	m = tc_msg_printf("* %s\n", text);
-	if (m == NULL)
-		return;
-	tc_conntab_broadcast(s->srv->tab, s->conn, m);
-	tc_msg_unref(m);
-}
-
-/* Escapes untrusted bytes for a notice; returns buf. */
-static const char *
-escape(const char *src, size_t len, char *buf, size_t cap)
-{
-	if (TC_SANITIZE_BOUND(len) > cap)
-		len = (cap - 1) / 4;
-	tc_sanitize(buf, src, len);
-	return buf;
+	return tc_conn_phase(s->m.conn);
 }
 
 /* ---- the reader ---- */
-
-static int
-grow_relay(struct tc_session *s, size_t need)
-{
-	char *p;
-
-	if (need <= s->relay_cap)
-		return 0;
-	p = realloc(s->relay, need);
-	if (p == NULL)
-		return -1;
-	s->relay = p;
-	s->relay_cap = need;
-	return 0;
-}
-
-/* Broadcasts the pending chat lines as one message: one push and one
- * wake-up per peer for a whole recv() worth of lines, not one per line. */
-static void
-flush_relay(struct tc_session *s)
-{
-	struct tc_msg *m;
-
-	if (s->relay_len == 0)
-		return;
-	m = tc_msg_new(s->relay, s->relay_len);
-	s->relay_len = 0;
-	if (m == NULL)
-		return;
-	tc_conntab_broadcast(s->srv->tab, s->conn, m);
-	tc_msg_unref(m);
-}
-
-/* Formats one chat line (escaped) into the pending batch, which goes out at
- * the end of the received chunk, before any command, or when it is big. */
-static void
-relay_text(struct tc_session *s, const char *text, size_t len)
-{
-	size_t name_len = strlen(s->name), n;
-	char *line;
-
-	if (len == 0)
-		return; /* an empty line says nothing: not relayed */
-	if (grow_relay(s, s->relay_len + tc_proto_msg_bound(name_len, len)) ==
-	    -1)
-		return;
-	line = s->relay + s->relay_len;
-	n = tc_proto_format_msg(line, s->name, name_len, text, len);
-	if (!s->srv->quiet)
-		tc_console_printf(stdout, "%.*s", (int)(n - 1), line);
-	s->relay_len += n;
-	if (s->relay_len >= RELAY_BATCH)
-		flush_relay(s);
-}
-
-static void
-do_nick(struct tc_session *s, const char *arg, size_t len)
-{
-	char name[TC_NAME_MAX], old[TC_NAME_MAX], shown[TC_NAME_MAX * 4 + 1];
-
-	if (!tc_proto_nick_valid(arg, len)) {
-		notice_self(s,
-		            "error: invalid nick '%s' (1-32 of "
-		            "A-Za-z0-9._-)",
-		            escape(arg, len, shown, sizeof(shown)));
-		return;
-	}
-	memcpy(name, arg, len);
-	name[len] = '\0';
-	if (tc_conntab_rename(s->srv->tab, s->conn, name, old) == -1) {
-		notice_self(s, "error: nick '%s' is in use", name);
-		return;
-	}
-	memcpy(s->name, name, sizeof(s->name));
-	notice_self(s, "you are now %s", name);
-	notice_others(s, NOTICE_CHAT, "%s is now %s", old, name);
-}
-
-static void
-do_who(struct tc_session *s)
-{
-	struct tc_conn_info *all;
-	size_t n, i, cap, used;
-	char *list;
-
-	all = tc_conntab_snapshot(s->srv->tab, &n);
-	if (all == NULL)
-		return;
-	/* Every name is shorter than TC_NAME_MAX: the list fits in cap. */
-	cap = 32 + strlen(s->srv->name) + n * (TC_NAME_MAX + 2);
-	list = malloc(cap);
-	if (list != NULL) {
-		used = (size_t)snprintf(list, cap, "* %zu online: %s", n + 1,
-		                        s->srv->name);
-		for (i = 0; i < n; i++)
-			used += (size_t)snprintf(list + used, cap - used,
-			                         ", %s", all[i].name);
-		list[used++] = '\n';
-		send_self(s, tc_msg_new(list, used));
-		free(list);
-	}
-	free(all);
-}
-
-static void
-do_help(struct tc_session *s)
-{
-	size_t i;
-
-	for (i = 0; tc_proto_client_help[i] != NULL; i++)
-		notice_self(s, "%s", tc_proto_client_help[i]);
-}
 
 /* Handles one framed message. Returns true when it was "exit". */
 static bool
 handle_line(struct tc_session *s, const char *line, size_t len)
 {
-	char shown[256];
 	struct tc_cmd cmd = {.kind = TC_CMD_TEXT, .arg = line, .arg_len = len};
 
-	tc_conn_count_in(s->conn, len, 1);
+	tc_conn_count_in(s->m.conn, len, 1);
 	/* The rest of a line split at --max-line is text, never a command. */
 	if (!tc_linebuf_continues(&s->lb))
 		tc_proto_parse(line, len, &cmd);
-	if (cmd.kind != TC_CMD_TEXT)
-		flush_relay(s); /* what was said before a command goes first */
-	if (cmd.kind == TC_CMD_EXIT)
+	if (cmd.kind == TC_CMD_EXIT) {
+		tc_room_flush(s->room, &s->m); /* what came before goes first */
 		return true;
-	/* Being closed by the server (/kick, shutdown): read, never act. The
-	 * queue's mark says so without taking the table's lock per line. */
-	if (tc_outq_marks(s->q) & TC_OUTQ_SERVER_CLOSE)
-		return false;
-	switch (cmd.kind) {
-	case TC_CMD_TEXT:
-		relay_text(s, cmd.arg, cmd.arg_len);
-		break;
-	case TC_CMD_NICK:
-		do_nick(s, cmd.arg, cmd.arg_len);
-		break;
-	case TC_CMD_WHO:
-		do_who(s);
-		break;
-	case TC_CMD_HELP:
-		do_help(s);
-		break;
-	case TC_CMD_UNKNOWN:
-	case TC_CMD_EXIT:
-		notice_self(s, "error: unknown command '%s' (try /help)",
-		            escape(cmd.arg, cmd.arg_len, shown, sizeof(shown)));
-		break;
 	}
+	/* Being closed by the server (/kick, shutdown): read, never act. */
+	if (phase(s) == TC_PHASE_OPEN)
+		tc_room_hear(s->room, &s->m, &cmd);
 	return false;
 }
 
@@ -379,31 +148,27 @@ take_lines(struct tc_session *s, const char *buf, size_t n, bool at_eof)
 	while (at_eof && (len = tc_linebuf_flush(&s->lb, &line)) >= 0)
 		if (handle_line(s, line, (size_t)len))
 			return true;
-	flush_relay(s);
+	tc_room_flush(s->room, &s->m);
 	return false;
 }
 
-/* SPEC section 4 step 2: mark the table, wake the writer at once, and tell
- * the others, unless the server is already closing this connection. */
+/* The peer is done sending: move to HALF_CLOSED, which wakes the writer at
+ * once, and tell the others, unless the server is closing it already. */
 static void
 begin_half_close(struct tc_session *s, const char *why)
 {
-	enum tc_conn_state was;
+	struct tc_room *room = s->room;
 
 	tc_trace(&s->trace, "received %s", why);
-	was = tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_HALF_CLOSED);
-	if (was != TC_CONN_OPEN) {
-		/* /kick or shutdown got there first: theirs is the close. */
-		tc_conntab_set_state(s->srv->tab, s->conn, was);
-		return;
-	}
-	s->half_closed_ns = tc_now_ns();
-	/* SPEC section 4: what is queued after the window is not sent. */
-	tc_outq_close_at(s->q, s->half_closed_ns + s->srv->linger_ns);
+	s->half_closed_ns = tc_clock_now_ns();
+	if (!tc_conn_move(s->m.conn, TC_PHASE_HALF_CLOSED, NULL))
+		return; /* /kick or shutdown got there first: theirs the close
+		         */
+	/* What is queued after the --linger window is not sent. */
+	tc_outq_close_at(s->m.q, s->half_closed_ns + room->linger_ns);
 	tc_trace(&s->trace, "marked half-closed in the table, waking the "
 	                    "writer");
-	tc_outq_mark(s->q, TC_OUTQ_HALF_CLOSED);
-	notice_others(s, NOTICE_PRESENCE, "%s left", s->name);
+	tc_room_left(room, &s->m, NULL, false);
 }
 
 /* Reads and discards until the peer's FIN or the drain deadline, so that
@@ -411,21 +176,21 @@ begin_half_close(struct tc_session *s, const char *why)
 static bool
 drain_to_fin(struct tc_session *s, char *buf, size_t len)
 {
-	int64_t deadline = tc_now_ns() + s->srv->drain_ns, left;
+	int64_t deadline = tc_clock_now_ns() + s->room->drain_ns, left;
 	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
 	ssize_t n;
 
 	for (;;) {
-		left = deadline - tc_now_ns();
+		left = deadline - tc_clock_now_ns();
 		if (left <= 0)
 			return false;
 		if (poll(&pfd, 1, (int)(left / 1000000) + 1) <= 0)
 			continue;
 		n = recv(s->fd, buf, len, 0);
 		if (n == 0)
-			return !(tc_outq_marks(s->q) & TC_OUTQ_ABORT);
+			return phase(s) != TC_PHASE_ABORTED;
 		if (n > 0) {
-			tc_conn_count_in(s->conn, (size_t)n, 0);
+			tc_conn_count_in(s->m.conn, (size_t)n, 0);
 		} else if (errno != EINTR && errno != EAGAIN) {
 			record_error(s, errno);
 			return false;
@@ -437,12 +202,11 @@ drain_to_fin(struct tc_session *s, char *buf, size_t len)
 static void
 describe_end(struct tc_session *s, char *buf, size_t len)
 {
-	unsigned marks = tc_outq_marks(s->q);
 	int err = atomic_load(&s->first_errno);
 
-	if (marks & TC_OUTQ_OVERFLOW)
+	if (tc_outq_status(s->m.q) & TC_OUTQ_OVERFLOW)
 		snprintf(buf, len, "too slow: over %zu bytes queued",
-		         s->srv->max_queue);
+		         s->room->max_queue);
 	else if (err != 0)
 		snprintf(buf, len, "%s", strerror(err));
 	else
@@ -451,20 +215,20 @@ describe_end(struct tc_session *s, char *buf, size_t len)
 		buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
-/* The connection broke (reset, error, or cut off for overflow). */
+/* The connection broke (reset, error, or cut off for overflow): abort it,
+ * and tell the others if it broke while open (a half-close was told
+ * already; a close by the server is the server's to tell). */
 static void
-announce_abnormal_end(struct tc_session *s)
+end_abnormally(struct tc_session *s)
 {
 	char why[128];
 
-	if (tc_conntab_set_state(s->srv->tab, s->conn, TC_CONN_CLOSING) !=
-	    TC_CONN_OPEN)
+	tc_conn_move(s->m.conn, TC_PHASE_ABORTED, NULL);
+	if (tc_conn_left_open_for(s->m.conn) != TC_PHASE_ABORTED)
 		return;
 	describe_end(s, why, sizeof(why));
-	notice_others(s,
-	              tc_outq_marks(s->q) & TC_OUTQ_OVERFLOW ? NOTICE_ALERT
-	                                                     : NOTICE_PRESENCE,
-	              "%s left (%s)", s->name, why);
+	tc_room_left(s->room, &s->m, why,
+	             tc_outq_status(s->m.q) & TC_OUTQ_OVERFLOW);
 }
 
 /* recv() returned 0: the peer's FIN, unless our own side shut the socket
@@ -472,16 +236,26 @@ announce_abnormal_end(struct tc_session *s)
 static bool
 end_of_input(struct tc_session *s)
 {
-	unsigned marks = tc_outq_marks(s->q);
-
-	if (marks & TC_OUTQ_ABORT)
+	if (phase(s) == TC_PHASE_ABORTED)
 		return false; /* overflow or abort: shutdown(SHUT_RDWR) */
-	if (marks & TC_OUTQ_RD_SHUT) {
+	if (atomic_load(&s->read_shut)) {
 		tc_trace(&s->trace, "read side shut by the writer: no FIN");
 		return true;
 	}
 	take_lines(s, NULL, 0, true);
 	begin_half_close(s, "FIN");
+	return true;
+}
+
+/* "exit" came: half-close, then read to the peer's FIN. */
+static bool
+end_on_exit(struct tc_session *s, char *buf, size_t len)
+{
+	begin_half_close(s, "exit");
+	if (drain_to_fin(s, buf, len))
+		tc_trace(&s->trace, "received FIN");
+	else
+		tc_trace(&s->trace, "no FIN from the peer in time");
 	return true;
 }
 
@@ -496,16 +270,8 @@ receive_until_end(struct tc_session *s)
 	for (;;) {
 		n = recv(s->fd, buf, sizeof(buf), 0);
 		if (n > 0) {
-			if (take_lines(s, buf, (size_t)n, false)) {
-				begin_half_close(s, "exit");
-				if (drain_to_fin(s, buf, sizeof(buf)))
-					tc_trace(&s->trace, "received FIN");
-				else
-					tc_trace(
-					    &s->trace,
-					    "no FIN from the peer in time");
-				return true;
-			}
+			if (take_lines(s, buf, (size_t)n, false))
+				return end_on_exit(s, buf, sizeof(buf));
 		} else if (n == 0) {
 			return end_of_input(s);
 		} else if (errno != EINTR) {
@@ -516,26 +282,21 @@ receive_until_end(struct tc_session *s)
 	}
 }
 
-static void
-greet(struct tc_session *s)
-{
-	notice_others(s, NOTICE_PRESENCE, "%s joined", s->name);
-}
-
 static void *
 reader_main(void *arg)
 {
 	struct tc_session *s = arg;
 
 	if (receive_until_end(s)) {
-		/* SHUT_RD only now, after the FIN: see SPEC section 4. */
+		/* SHUT_RD only now, after the FIN: on Linux data reaching a
+		 * read-shut socket is answered with a reset. */
 		shutdown(s->fd, SHUT_RD);
 		tc_trace(&s->trace, "shutdown(SHUT_RD), reader done");
 	} else {
-		announce_abnormal_end(s);
-		tc_outq_mark(s->q, TC_OUTQ_ABORT);
+		end_abnormally(s);
 	}
-	tc_outq_mark(s->q, TC_OUTQ_READER_DONE);
+	atomic_store(&s->reader_done, true);
+	tc_outq_notify(s->m.q, EV_READER_DONE);
 	session_unref(s);
 	return NULL;
 }
@@ -556,6 +317,13 @@ count_lines(const char *p, size_t len)
 	return lines;
 }
 
+static void
+drop(struct tc_msg **batch, size_t n)
+{
+	while (n > 0)
+		tc_msg_unref(batch[--n]);
+}
+
 /* Sends a batch with one writev; drops the references. 0 or -1. */
 static int
 send_batch(struct tc_session *s, struct tc_msg **batch, size_t n)
@@ -574,36 +342,63 @@ send_batch(struct tc_session *s, struct tc_msg **batch, size_t n)
 	if (rc == -1)
 		record_error(s, errno);
 	else
-		tc_conn_count_out(s->conn, bytes, lines);
-	for (i = 0; i < n; i++)
-		tc_msg_unref(batch[i]);
+		tc_conn_count_out(s->m.conn, bytes, lines);
+	drop(batch, n);
 	return rc;
 }
 
-/* Sends whatever is queued until the queue is empty with a mark of `stop`
- * set, or deadline_ns passes (0: none). Returns the marks, or -1 after a
- * send error or an abort. */
-static int
-pump(struct tc_session *s, unsigned stop, int64_t deadline_ns)
+/* Takes what is queued, waiting for it until deadline_ns (0: none), and
+ * sends it. Returns how many messages, or -1 after a send error or an
+ * abort. *got gets the queue's status and events (outq.h). */
+static ssize_t
+send_some(struct tc_session *s, int64_t deadline_ns, unsigned *got)
 {
-	const unsigned fatal = TC_OUTQ_ABORT | TC_OUTQ_OVERFLOW;
 	struct tc_msg *batch[WRITE_BATCH];
-	unsigned marks;
 	size_t n;
 
-	for (;;) {
-		n = tc_outq_take(s->q, batch, WRITE_BATCH, stop | fatal,
-		                 deadline_ns, &marks);
-		if (marks & fatal) {
-			while (n > 0)
-				tc_msg_unref(batch[--n]);
-			return -1;
-		}
-		if (n > 0 && send_batch(s, batch, n) == -1)
-			return -1;
-		if (n == 0)
-			return (int)marks;
+	n = tc_outq_take(s->m.q, batch, WRITE_BATCH,
+	                 TC_OUTQ_CLOSED | TC_CONN_EV_PHASE, deadline_ns, got);
+	if (phase(s) == TC_PHASE_ABORTED) {
+		drop(batch, n);
+		return -1;
 	}
+	if (n > 0 && send_batch(s, batch, n) == -1)
+		return -1;
+	return (ssize_t)n;
+}
+
+/* Sends what comes while the phase stays `stay`, until deadline_ns (0:
+ * none). 0, or -1 after a send error or an abort. */
+static int
+deliver(struct tc_session *s, enum tc_phase stay, int64_t deadline_ns)
+{
+	unsigned got;
+	ssize_t n;
+
+	while (phase(s) == stay) {
+		n = send_some(s, deadline_ns, &got);
+		if (n < 0)
+			return -1;
+		if (n == 0 && deadline_ns != 0 &&
+		    tc_clock_now_ns() >= deadline_ns)
+			break;
+	}
+	return 0;
+}
+
+/* Sends everything queued until the queue is closed and empty. */
+static int
+drain(struct tc_session *s)
+{
+	unsigned got;
+	ssize_t n;
+
+	do {
+		n = send_some(s, 0, &got);
+		if (n < 0)
+			return -1;
+	} while (n > 0 || !(got & TC_OUTQ_CLOSED));
+	return 0;
 }
 
 /* Waits for the reader to finish with the socket, at most until
@@ -612,37 +407,31 @@ static bool
 wait_reader(struct tc_session *s, int64_t deadline_ns)
 {
 	struct tc_msg *batch[WRITE_BATCH];
-	unsigned marks;
-	size_t n;
 
-	for (;;) {
-		/* Anything still queued now can no longer be sent. */
-		n = tc_outq_take(s->q, batch, WRITE_BATCH, TC_OUTQ_READER_DONE,
-		                 deadline_ns, &marks);
-		while (n > 0)
-			tc_msg_unref(batch[--n]);
-		if (marks & TC_OUTQ_READER_DONE)
-			return true;
-		if (deadline_ns != 0 && tc_now_ns() >= deadline_ns)
+	while (!atomic_load(&s->reader_done)) {
+		if (deadline_ns != 0 && tc_clock_now_ns() >= deadline_ns)
 			return false;
+		/* Anything still queued now can no longer be sent. */
+		drop(batch, tc_outq_take(s->m.q, batch, WRITE_BATCH,
+		                         EV_READER_DONE, deadline_ns, NULL));
 	}
+	return true;
 }
 
-/* SPEC section 4 step 3: flush, keep delivering for --linger, then stop
- * taking messages and flush what was queued before the window closed. */
+/* The peer half-closed: flush, keep delivering for --linger, then stop
+ * taking messages; the caller flushes what was queued before that. */
 static int
 linger_after_half_close(struct tc_session *s)
 {
-	int marks;
+	int rc;
 
 	tc_trace(&s->trace, "writer flushing %zu queued bytes",
-	         tc_outq_bytes(s->q));
-	marks = pump(s, TC_OUTQ_SERVER_CLOSE,
-	             s->half_closed_ns + s->srv->linger_ns);
-	if (marks == -1)
-		return -1;
-	tc_outq_mark(s->q, TC_OUTQ_CLOSED);
-	return pump(s, TC_OUTQ_CLOSED, 0);
+	         tc_outq_bytes(s->m.q));
+	rc = deliver(s, TC_PHASE_HALF_CLOSED,
+	             s->half_closed_ns + s->room->linger_ns);
+	if (rc == 0 && phase(s) == TC_PHASE_HALF_CLOSED)
+		tc_outq_close(s->m.q);
+	return rc;
 }
 
 /* shutdown(SHUT_WR): our FIN, unless the connection is already gone (a
@@ -665,10 +454,10 @@ static void
 close_from_server(struct tc_session *s)
 {
 	send_fin(s, "server closes: ");
-	if (!wait_reader(s, tc_now_ns() + s->srv->drain_ns)) {
+	if (!wait_reader(s, tc_clock_now_ns() + s->room->drain_ns)) {
 		tc_trace(&s->trace, "no FIN from the peer in time");
-		/* Mark first, so the reader does not take this for a FIN. */
-		tc_outq_mark(s->q, TC_OUTQ_RD_SHUT);
+		/* First, so the reader does not take this for a FIN. */
+		atomic_store(&s->read_shut, true);
 		shutdown(s->fd, SHUT_RD);
 		wait_reader(s, 0);
 	}
@@ -679,37 +468,47 @@ log_closed(struct tc_session *s)
 {
 	char why[128];
 
-	if (!s->srv->verbose)
+	if (!s->room->verbose)
 		return;
 	describe_end(s, why, sizeof(why));
 	tc_console_printf(stdout, "* connection %u closed (%s)", s->id, why);
+}
+
+/* Sends until the connection leaves OPEN, then closes it the way its
+ * phase says. Returns 0, or -1 when it broke on the way. */
+static int
+serve(struct tc_session *s)
+{
+	int rc = deliver(s, TC_PHASE_OPEN, 0);
+
+	if (rc == 0 && phase(s) == TC_PHASE_HALF_CLOSED)
+		rc = linger_after_half_close(s);
+	if (rc == 0)
+		rc = drain(s);
+	if (rc == -1)
+		return -1;
+	if (phase(s) == TC_PHASE_CLOSING) {
+		close_from_server(s);
+	} else {
+		wait_reader(s, 0);
+		send_fin(s, "");
+	}
+	return 0;
 }
 
 static void *
 writer_main(void *arg)
 {
 	struct tc_session *s = arg;
-	int marks;
 
-	marks = pump(s, TC_OUTQ_HALF_CLOSED | TC_OUTQ_SERVER_CLOSE, 0);
-	if (marks != -1 && !(marks & TC_OUTQ_SERVER_CLOSE))
-		marks = linger_after_half_close(s);
-	else if (marks != -1)
-		marks = pump(s, TC_OUTQ_CLOSED, 0);
-	if (marks == -1) {
-		/* Broken or cut off: stop both directions, then close. ABORT
-		 * first, so the reader takes the shutdown for what it is. */
-		tc_outq_mark(s->q, TC_OUTQ_ABORT);
-		shutdown(s->fd, SHUT_RDWR);
+	if (serve(s) == -1) {
+		/* Broken or cut off: both directions stop (the move shuts
+		 * the socket down), then close once the reader is done. */
+		tc_conn_move(s->m.conn, TC_PHASE_ABORTED, NULL);
 		wait_reader(s, 0);
-	} else if (marks & TC_OUTQ_SERVER_CLOSE) {
-		close_from_server(s);
-	} else {
-		wait_reader(s, 0);
-		send_fin(s, "");
 	}
 	log_closed(s);
-	tc_conntab_remove(s->srv->tab, s->conn);
+	tc_conntab_remove(s->room->tab, s->m.conn);
 	close(s->fd);
 	s->trace.fd = -1; /* what the kernel still holds for the tuple */
 	tc_trace(&s->trace, "close()");
@@ -718,21 +517,6 @@ writer_main(void *arg)
 }
 
 /* ---- start ---- */
-
-/* The welcome goes in before the connection joins the table, so that it is
- * the first line the client gets, before anyone else's. */
-static void
-welcome(struct tc_session *s, const char *peer)
-{
-	struct tc_msg *m;
-
-	m = tc_msg_printf("* welcome, you are %s (%zu online); /help lists "
-	                  "commands\n",
-	                  peer, tc_conntab_count(s->srv->tab) + 2);
-	if (m != NULL)
-		tc_outq_push(s->q, m);
-	tc_msg_unref(m);
-}
 
 /* Refuses a connection without a thread: says why in one notice, then
  * SHUT_WR and a short drain first, so the notice is not destroyed by a
@@ -749,6 +533,13 @@ refuse(int fd, const char *notice)
 	close(fd);
 }
 
+/* Every refusal is told on the console the same way, on stderr. */
+static void
+report_refusal(const char *peer, const char *why)
+{
+	tc_console_printf(stderr, "tcpchatd: refused %s: %s", peer, why);
+}
+
 static int
 start_threads(struct tc_session *s, bool *writer_runs)
 {
@@ -762,7 +553,7 @@ start_threads(struct tc_session *s, bool *writer_runs)
 		return rc;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	/* Small stacks on purpose: two threads per connection. */
-	pthread_attr_setstacksize(&attr, s->srv->stack_size);
+	pthread_attr_setstacksize(&attr, s->room->stack_size);
 	rc = pthread_create(&tid, &attr, writer_main, s);
 	if (rc == 0) {
 		*writer_runs = true;
@@ -772,99 +563,86 @@ start_threads(struct tc_session *s, bool *writer_runs)
 	return rc;
 }
 
-static struct tc_session *
-session_new(struct tc_server *srv, int fd)
-{
-	struct tc_session *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-		return NULL;
-	s->q = tc_outq_new(srv->max_queue, tc_conntab_bell(srv->tab));
-	if (s->q == NULL) {
-		free(s);
-		return NULL;
-	}
-	s->srv = srv;
-	s->fd = fd;
-	atomic_init(&s->refs, 2);
-	atomic_init(&s->first_errno, 0);
-	tc_linebuf_init(&s->lb, srv->max_line);
-	return s;
-}
-
 /* The threads could not start: this one connection is refused, the rest
- * go on. */
+ * go on. Its join was announced already, so its leave is too. */
 static void
 abandon(struct tc_session *s, int err, bool writer_runs)
 {
-	static const char busy[] = "* error: server busy, try again later\n";
-	struct tc_msg *m;
+	struct tc_msg *busy =
+	    tc_proto_notice("error: server busy, try again later");
+	struct tc_room *room = s->room;
+	char why[128];
 
 	record_error(s, err);
-	announce_abnormal_end(s); /* its join was announced already */
+	describe_end(s, why, sizeof(why));
+	tc_room_left(room, &s->m, why, false);
 	if (writer_runs) {
 		/* The writer sends the notice, closes, and frees. */
-		m = tc_msg_new(busy, sizeof(busy) - 1);
-		if (m != NULL)
-			tc_outq_push(s->q, m);
-		tc_msg_unref(m);
-		tc_outq_mark(s->q, TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED |
-		                       TC_OUTQ_READER_DONE);
+		tc_conn_move(s->m.conn, TC_PHASE_CLOSING, NULL);
+		if (busy != NULL)
+			tc_outq_push_past_limit(s->m.q, busy);
+		tc_outq_close(s->m.q);
+		tc_msg_unref(busy);
+		atomic_store(&s->reader_done, true);
+		tc_outq_notify(s->m.q, EV_READER_DONE);
 		session_unref(s); /* the reader's reference */
 		return;
 	}
-	tc_conntab_remove(s->srv->tab, s->conn);
-	refuse(s->fd, busy);
-	atomic_store(&s->refs, 1);
-	session_unref(s);
+	tc_conntab_remove(room->tab, s->m.conn);
+	refuse(s->fd, busy != NULL ? tc_msg_data(busy) : "");
+	tc_msg_unref(busy);
+	session_free(s);
+	tc_room_exit(room);
+}
+
+/* The table had no room: refuse and free, the table never saw it. */
+static int
+refuse_full(struct tc_session *s, const char *peer)
+{
+	int err = errno;
+
+	refuse(s->fd, "* error: server full\n");
+	if (s->room->verbose)
+		report_refusal(peer, "server full");
+	session_free(s);
+	errno = err;
+	return -1;
 }
 
 int
-tc_session_start(struct tc_server *srv, int fd)
+tc_session_start(struct tc_room *room, int fd)
 {
-	char peer[TC_ADDR_STR_MAX];
+	char peer[TC_ADDR_STR_MAX], why[128];
 	struct tc_session *s;
 	bool writer_runs;
 	int rc;
 
 	tc_net_peer_str(fd, peer);
-	s = session_new(srv, fd);
+	s = session_new(room, fd);
 	if (s == NULL) {
 		refuse(fd, "* error: server out of memory\n");
-		tc_console_printf(stderr, "tcpchatd: refused %s: %s", peer,
-		                  strerror(ENOMEM));
+		report_refusal(peer, strerror(ENOMEM));
 		errno = ENOMEM;
 		return -1;
 	}
-	welcome(s, peer);
-	s->conn = tc_conntab_add(srv->tab, fd, peer, s->q);
-	if (s->conn == NULL) {
-		rc = errno;
-		refuse(fd, "* error: server full\n");
-		if (srv->verbose)
-			tc_console_printf(stdout, "* refused %s: server full",
-			                  peer);
-		tc_linebuf_fini(&s->lb);
-		tc_outq_free(s->q);
-		free(s);
-		errno = rc;
-		return -1;
-	}
-	s->id = tc_conn_id(s->conn);
-	snprintf(s->name, sizeof(s->name), "%s", peer);
+	tc_room_welcome(room, s->m.q, peer);
+	s->m.conn = tc_conntab_add(room->tab, fd, peer, s->m.q);
+	if (s->m.conn == NULL)
+		return refuse_full(s, peer);
+	s->id = tc_conn_id(s->m.conn);
 	tc_trace_conn_init(&s->trace, fd, s->id);
 	/* Announced here, on the acceptor thread, so that nobody who joins
 	 * after us (and was counted in our welcome) hears it. */
-	greet(s);
-	if (srv->verbose)
+	tc_room_joined(room, &s->m);
+	if (room->verbose)
 		tc_console_printf(stdout, "* connection %u from %s", s->id,
 		                  peer);
-	live_add(srv, 1);
+	tc_room_enter(room);
 	rc = start_threads(s, &writer_runs);
 	if (rc == 0)
 		return 0;
-	tc_console_printf(stderr, "tcpchatd: refused %s: pthread_create: %s",
-	                  peer, strerror(rc));
+	snprintf(why, sizeof(why), "pthread_create: %s", strerror(rc));
+	report_refusal(peer, why);
 	abandon(s, rc, writer_runs);
 	errno = rc;
 	return -1;

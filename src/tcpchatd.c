@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tcpchat/clock.h"
 #include "tcpchat/console.h"
 #include "tcpchat/net.h"
 #include "tcpchat/operator.h"
@@ -53,7 +54,7 @@ struct server_events {
 	int console_fd; /* SIGWINCH, SIGTSTP: the console thread's */
 };
 
-static struct tc_server server;
+static struct tc_room room;
 static struct server_events events;
 
 static void
@@ -67,7 +68,7 @@ console_line(void *ctx, const char *line, size_t len)
 {
 	uint64_t one = 1;
 
-	if (tc_operator_line(&server, line, len) == TC_OPERATOR_QUIT)
+	if (tc_operator_line(&room, line, len) == TC_OPERATOR_QUIT)
 		(void)write(events.quit_fd, &one, sizeof(one));
 }
 
@@ -118,6 +119,17 @@ raise_fd_limit(void)
 	}
 }
 
+/* Blocks set in this thread (and those it starts): 0, or -1 with errno,
+ * which pthread_sigmask() returns instead of setting. */
+static int
+block_signals(const sigset_t *set)
+{
+	int rc = pthread_sigmask(SIG_BLOCK, set, NULL);
+
+	errno = rc;
+	return rc == 0 ? 0 : -1;
+}
+
 /* Signals become events of the accept loop; none interrupts a thread. */
 static int
 setup_signals(void)
@@ -131,7 +143,7 @@ setup_signals(void)
 	sigaddset(&set, SIGHUP);
 	/* Ctrl-\ too: a core dump would leave the console's tty raw. */
 	sigaddset(&set, SIGQUIT);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+	if (block_signals(&set) == -1)
 		return -1;
 	events.signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (events.signal_fd == -1)
@@ -139,7 +151,7 @@ setup_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGTSTP);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+	if (block_signals(&set) == -1)
 		return -1;
 	events.console_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (events.console_fd == -1)
@@ -180,20 +192,20 @@ parse_options(int argc, char **argv, struct tc_server_opts *o)
 static void
 setup_server(const struct tc_server_opts *o)
 {
-	server.name = o->name;
-	server.max_line = o->max_line;
-	server.max_queue = o->max_queue;
-	server.linger_ns = (int64_t)o->linger_s * 1000000000LL;
-	server.drain_ns = DRAIN_NS;
-	server.quiet = o->quiet;
-	server.verbose = o->verbose;
-	server.stack_size = SESSION_STACK;
-	server.tab = tc_conntab_new(o->max_clients);
-	if (server.tab == NULL || tc_server_init(&server) == -1) {
+	room.name = o->name;
+	room.max_line = o->max_line;
+	room.max_queue = o->max_queue;
+	room.linger_ns = (int64_t)o->linger_s * 1000000000LL;
+	room.drain_ns = DRAIN_NS;
+	room.quiet = o->quiet;
+	room.verbose = o->verbose;
+	room.stack_size = SESSION_STACK;
+	room.tab = tc_conntab_new(o->max_clients);
+	if (room.tab == NULL || tc_room_init(&room) == -1) {
 		fprintf(stderr, "tcpchatd: state table: %s\n", strerror(errno));
 		exit(1);
 	}
-	tc_conntab_reserve_name(server.tab, o->name);
+	tc_conntab_reserve_name(room.tab, o->name);
 }
 
 /* `tcpchatd &` from a shell: reading the terminal would stop the whole
@@ -274,7 +286,7 @@ accept_one(int lfd)
 	/* Chat lines are small and latency matters; writev batches them. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* A refusal is told to the peer and logged by the session. */
-	(void)tc_session_start(&server, fd);
+	(void)tc_session_start(&room, fd);
 	return 0;
 }
 
@@ -285,14 +297,13 @@ static void
 sweep_stuck_closes(void)
 {
 	static int64_t next_ns;
-	int64_t now = tc_now_ns();
+	int64_t now = tc_clock_now_ns();
 	size_t cut;
 
 	if (now < next_ns)
 		return;
 	next_ns = now + SWEEP_MS * 1000000LL;
-	cut = tc_conntab_abort_stale(server.tab,
-	                             now - server.linger_ns - STUCK_NS);
+	cut = tc_conntab_abort_stale(room.tab, now - room.linger_ns - STUCK_NS);
 	if (cut > 0)
 		tc_console_printf(stderr,
 		                  "tcpchatd: cut %zu connection%s whose peer "
@@ -350,26 +361,70 @@ accept_loop(int lfd)
 static size_t
 shut_down(void)
 {
-	struct tc_msg *bye = tc_msg_printf("* server shutting down\n");
-	int64_t deadline = tc_now_ns() + DRAIN_NS + DRAIN_NS / 5;
+	struct tc_msg *bye = tc_proto_notice("server shutting down");
+	int64_t deadline = tc_clock_now_ns() + DRAIN_NS + DRAIN_NS / 5;
 
-	tc_conntab_close(server.tab, 0, bye);
+	tc_conntab_close(room.tab, 0, bye);
 	tc_msg_unref(bye);
-	if (tc_server_wait_sessions(&server, deadline) == 0)
+	if (tc_room_wait_empty(&room, deadline) == 0)
 		return 0;
-	tc_conntab_abort_all(server.tab);
-	return tc_server_wait_sessions(&server, tc_now_ns() + DRAIN_NS);
+	tc_conntab_abort_all(room.tab);
+	return tc_room_wait_empty(&room, tc_clock_now_ns() + DRAIN_NS);
+}
+
+/* Listens where the options say, non-blocking; exits 1 when it cannot. */
+static int
+listen_or_exit(const struct tc_server_opts *o, char bound[TC_ADDR_STR_MAX])
+{
+	char err[TC_ERR_MAX];
+	int lfd;
+
+	lfd = tc_net_listen(o->addr, o->port, LISTEN_BACKLOG, bound, err,
+	                    sizeof(err));
+	if (lfd == -1) {
+		fprintf(stderr, "tcpchatd: %s\n", err);
+		exit(1);
+	}
+	/* Non-blocking: after a back-off, accept() is tried without poll(),
+	 * and must never block the loop that also serves signals. */
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+	return lfd;
+}
+
+/* After the accept loop: the graceful shutdown, then the console, then
+ * the table. Returns the exit status. */
+static int
+finish(pthread_t console_tid)
+{
+	size_t stuck;
+
+	tc_console_printf(stderr, "tcpchatd: shutting down");
+	stuck = shut_down();
+	tc_console_stop();
+	if (!join_console(console_tid))
+		_exit(0); /* what the console holds can never be written */
+	tc_console_fini();
+	if (stuck > 0) {
+		/* Their threads still hold the table: leave it to exit(). */
+		fprintf(stderr, "tcpchatd: %zu connections did not close\n",
+		        stuck);
+		return 0;
+	}
+	tc_conntab_free(room.tab);
+	tc_room_fini(&room);
+	close(events.signal_fd);
+	close(events.quit_fd);
+	close(events.console_fd);
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct tc_server_opts opts;
-	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX];
+	char bound[TC_ADDR_STR_MAX];
 	pthread_t console_tid;
-	int console_on;
-	size_t stuck;
-	int lfd;
+	int console_on, lfd;
 
 	parse_options(argc, argv, &opts);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -378,15 +433,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "tcpchatd: signals: %s\n", strerror(errno));
 		return 1;
 	}
-	lfd = tc_net_listen(opts.addr, opts.port, LISTEN_BACKLOG, bound, err,
-	                    sizeof(err));
-	if (lfd == -1) {
-		fprintf(stderr, "tcpchatd: %s\n", err);
-		return 1;
-	}
-	/* Non-blocking: after a back-off, accept() is tried without poll(),
-	 * and must never block the loop that also serves signals. */
-	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+	lfd = listen_or_exit(&opts, bound);
 	setup_server(&opts);
 	tc_trace_setup(opts.trace, trace_to_console);
 	console_on = start_console(&console_tid);
@@ -402,22 +449,5 @@ main(int argc, char **argv)
 		                  "in the background");
 	accept_loop(lfd);
 	close(lfd); /* stop accepting before anything else */
-	tc_console_printf(stderr, "tcpchatd: shutting down");
-	stuck = shut_down();
-	tc_console_stop();
-	if (!join_console(console_tid))
-		_exit(0); /* what the console holds can never be written */
-	tc_console_fini();
-	if (stuck > 0) {
-		/* Their threads still hold the table: leave it to exit(). */
-		fprintf(stderr, "tcpchatd: %zu connections did not close\n",
-		        stuck);
-		return 0;
-	}
-	tc_conntab_free(server.tab);
-	tc_server_fini(&server);
-	close(events.signal_fd);
-	close(events.quit_fd);
-	close(events.console_fd);
-	return 0;
+	return finish(console_tid);
 }

@@ -14,6 +14,8 @@
 
 #include "tcpchat/conntab.h"
 
+#include "tcpchat/clock.h"
+
 #define MAX_PEERS 8
 
 /* A table with n entries, each with its own queue and no socket. */
@@ -70,7 +72,7 @@ drain(struct tc_outq *q, char *buf, size_t len)
 	size_t n, used = 0;
 
 	buf[0] = '\0';
-	n = tc_outq_take(q, m, 16, ~0u, tc_now_ns(), &marks);
+	n = tc_outq_take(q, m, 16, ~0u, tc_clock_now_ns(), &marks);
 	for (size_t i = 0; i < n; i++) {
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
 		                         i ? "|" : "", tc_msg_data(m[i]));
@@ -88,7 +90,6 @@ START_TEST(test_add_and_remove_track_the_count)
 	tc_conntab_remove(f.tab, f.c[1]);
 	f.c[1] = NULL;
 	ck_assert_uint_eq(tc_conntab_count(f.tab), 2);
-	ck_assert_ptr_eq(tc_conn_outq(f.c[2]), f.q[2]);
 	fixture_fini(&f);
 }
 END_TEST
@@ -153,25 +154,28 @@ END_TEST
 START_TEST(test_name_starts_as_the_peer_address)
 {
 	struct fixture f;
-	char name[TC_NAME_MAX];
 
 	fixture_init(&f, 1, 1024);
-	tc_conntab_name(f.tab, f.c[0], name);
-	ck_assert_str_eq(name, "127.0.0.1:5000");
-	ck_assert_int_eq(tc_conntab_state(f.tab, f.c[0]), TC_CONN_OPEN);
+	ck_assert_str_eq(tc_conn_name(f.c[0]), "127.0.0.1:5000");
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_OPEN);
 	fixture_fini(&f);
 }
 END_TEST
 
-START_TEST(test_set_state_returns_the_previous_state)
+START_TEST(test_move_reports_the_phase_it_left)
 {
 	struct fixture f;
+	enum tc_phase was;
 
 	fixture_init(&f, 1, 1024);
-	ck_assert_int_eq(
-	    tc_conntab_set_state(f.tab, f.c[0], TC_CONN_HALF_CLOSED),
-	    TC_CONN_OPEN);
-	ck_assert_int_eq(tc_conntab_state(f.tab, f.c[0]), TC_CONN_HALF_CLOSED);
+	ck_assert(tc_conn_move(f.c[0], TC_PHASE_HALF_CLOSED, &was));
+	ck_assert_int_eq(was, TC_PHASE_OPEN);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_HALF_CLOSED);
+	ck_assert_int_eq(tc_conn_left_open_for(f.c[0]), TC_PHASE_HALF_CLOSED);
+	/* No way back: an illegal move changes nothing. */
+	ck_assert(!tc_conn_move(f.c[0], TC_PHASE_OPEN, &was));
+	ck_assert_int_eq(was, TC_PHASE_HALF_CLOSED);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_HALF_CLOSED);
 	fixture_fini(&f);
 }
 END_TEST
@@ -179,13 +183,12 @@ END_TEST
 START_TEST(test_rename_to_a_free_name_returns_the_old_one)
 {
 	struct fixture f;
-	char old[TC_NAME_MAX], name[TC_NAME_MAX];
+	char old[TC_NAME_MAX];
 
 	fixture_init(&f, 2, 1024);
 	ck_assert_int_eq(tc_conntab_rename(f.tab, f.c[0], "alice", old), 0);
 	ck_assert_str_eq(old, "127.0.0.1:5000");
-	tc_conntab_name(f.tab, f.c[0], name);
-	ck_assert_str_eq(name, "alice");
+	ck_assert_str_eq(tc_conn_name(f.c[0]), "alice");
 	fixture_fini(&f);
 }
 END_TEST
@@ -193,15 +196,14 @@ END_TEST
 START_TEST(test_rename_to_a_taken_name_fails_ignoring_case)
 {
 	struct fixture f;
-	char old[TC_NAME_MAX], name[TC_NAME_MAX];
+	char old[TC_NAME_MAX];
 
 	fixture_init(&f, 2, 1024);
 	ck_assert_int_eq(tc_conntab_rename(f.tab, f.c[0], "Alice", old), 0);
 	errno = 0;
 	ck_assert_int_eq(tc_conntab_rename(f.tab, f.c[1], "aLICE", old), -1);
 	ck_assert_int_eq(errno, EEXIST);
-	tc_conntab_name(f.tab, f.c[1], name);
-	ck_assert_str_eq(name, "127.0.0.1:5001");
+	ck_assert_str_eq(tc_conn_name(f.c[1]), "127.0.0.1:5001");
 	fixture_fini(&f);
 }
 END_TEST
@@ -209,14 +211,13 @@ END_TEST
 START_TEST(test_rename_to_own_name_in_other_case_is_allowed)
 {
 	struct fixture f;
-	char old[TC_NAME_MAX], name[TC_NAME_MAX];
+	char old[TC_NAME_MAX];
 
 	fixture_init(&f, 1, 1024);
 	ck_assert_int_eq(tc_conntab_rename(f.tab, f.c[0], "bob", old), 0);
 	ck_assert_int_eq(tc_conntab_rename(f.tab, f.c[0], "Bob", old), 0);
 	ck_assert_str_eq(old, "bob");
-	tc_conntab_name(f.tab, f.c[0], name);
-	ck_assert_str_eq(name, "Bob");
+	ck_assert_str_eq(tc_conn_name(f.c[0]), "Bob");
 	fixture_fini(&f);
 }
 END_TEST
@@ -243,13 +244,13 @@ START_TEST(test_broadcast_skips_the_sender_and_closed_queues)
 	char buf[64];
 
 	fixture_init(&f, 4, 1024);
-	tc_outq_mark(f.q[2], TC_OUTQ_CLOSED);
+	tc_outq_close(f.q[2]);
 	ck_assert_uint_eq(tc_conntab_broadcast(f.tab, f.c[0], m), 2);
 	ck_assert_str_eq(drain(f.q[0], buf, sizeof(buf)), "");
 	ck_assert_str_eq(drain(f.q[1], buf, sizeof(buf)), "hello");
 	ck_assert_str_eq(drain(f.q[2], buf, sizeof(buf)), "");
 	ck_assert_str_eq(drain(f.q[3], buf, sizeof(buf)), "hello");
-	ck_assert_uint_eq(tc_outq_marks(f.q[2]) & TC_OUTQ_ABORT, 0);
+	ck_assert_int_eq(tc_conn_phase(f.c[2]), TC_PHASE_OPEN);
 	/* NULL except: everyone, the console's case. */
 	ck_assert_uint_eq(tc_conntab_broadcast(f.tab, NULL, m), 3);
 	tc_msg_unref(m);
@@ -272,7 +273,7 @@ START_TEST(test_broadcast_overflow_aborts_only_that_peer)
 	cf = tc_conntab_add(tab, -1, "127.0.0.1:2", fast);
 	ck_assert_uint_eq(tc_conntab_broadcast(tab, NULL, m), 1);
 	ck_assert_str_eq(drain(fast, buf, sizeof(buf)), "12345");
-	ck_assert_uint_ne(tc_outq_marks(slow) & TC_OUTQ_ABORT, 0);
+	ck_assert_int_eq(tc_conn_phase(cs), TC_PHASE_ABORTED);
 	/* shutdown(SHUT_RDWR), not a close: the peer end reads EOF now. */
 	ck_assert_int_eq(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 0);
 	ck_assert_int_ne(fcntl(sv[0], F_GETFD), -1); /* not closed */
@@ -326,11 +327,11 @@ START_TEST(test_send_to_closed_queue_fails_with_epipe)
 	struct tc_msg *m = msg("psst");
 
 	fixture_init(&f, 1, 1024);
-	tc_outq_mark(f.q[0], TC_OUTQ_CLOSED);
+	tc_outq_close(f.q[0]);
 	errno = 0;
 	ck_assert_int_eq(tc_conntab_send_to(f.tab, 1, m), -1);
 	ck_assert_int_eq(errno, EPIPE);
-	ck_assert_uint_eq(tc_outq_marks(f.q[0]) & TC_OUTQ_ABORT, 0);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_OPEN);
 	tc_msg_unref(m);
 	fixture_fini(&f);
 }
@@ -345,7 +346,7 @@ START_TEST(test_send_to_overflow_fails_with_enobufs_and_aborts)
 	errno = 0;
 	ck_assert_int_eq(tc_conntab_send_to(f.tab, 1, m), -1);
 	ck_assert_int_eq(errno, ENOBUFS);
-	ck_assert_uint_ne(tc_outq_marks(f.q[0]) & TC_OUTQ_ABORT, 0);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_ABORTED);
 	tc_msg_unref(m);
 	fixture_fini(&f);
 }
@@ -356,17 +357,16 @@ START_TEST(test_close_one_queues_the_notice_last_and_marks_it)
 	struct fixture f;
 	struct tc_msg *m = msg("queued"), *bye = msg("* kicked");
 	char buf[64];
-	unsigned want = TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED;
 
 	fixture_init(&f, 2, 1024);
 	tc_conntab_broadcast(f.tab, NULL, m);
 	ck_assert_uint_eq(tc_conntab_close(f.tab, tc_conn_id(f.c[1]), bye), 1);
-	ck_assert_int_eq(tc_conntab_state(f.tab, f.c[1]), TC_CONN_CLOSING);
-	ck_assert_uint_eq(tc_outq_marks(f.q[1]), want);
+	ck_assert_int_eq(tc_conn_phase(f.c[1]), TC_PHASE_CLOSING);
+	ck_assert_uint_eq(tc_outq_status(f.q[1]), TC_OUTQ_CLOSED);
 	ck_assert_str_eq(drain(f.q[1], buf, sizeof(buf)), "queued|* kicked");
 	/* The other connection is untouched. */
-	ck_assert_int_eq(tc_conntab_state(f.tab, f.c[0]), TC_CONN_OPEN);
-	ck_assert_uint_eq(tc_outq_marks(f.q[0]), 0);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_OPEN);
+	ck_assert_uint_eq(tc_outq_status(f.q[0]), 0);
 	ck_assert_str_eq(drain(f.q[0], buf, sizeof(buf)), "queued");
 	/* Again, or an unknown id: nothing left to close. */
 	ck_assert_uint_eq(tc_conntab_close(f.tab, tc_conn_id(f.c[1]), bye), 0);
@@ -383,18 +383,16 @@ START_TEST(test_close_all_closes_every_connection_not_yet_closing)
 	struct fixture f;
 	struct tc_msg *bye = msg("* server shutting down");
 	char buf[64];
-	unsigned want = TC_OUTQ_SERVER_CLOSE | TC_OUTQ_CLOSED;
 
 	fixture_init(&f, 4, 1024);
 	tc_conntab_close(f.tab, tc_conn_id(f.c[3]), NULL);
 	/* Half-closed peers still get the notice and the server close. */
-	tc_conntab_set_state(f.tab, f.c[1], TC_CONN_HALF_CLOSED);
-	tc_outq_mark(f.q[1], TC_OUTQ_HALF_CLOSED);
+	tc_conn_move(f.c[1], TC_PHASE_HALF_CLOSED, NULL);
 	ck_assert_uint_eq(tc_conntab_close(f.tab, 0, bye), 3);
 	for (int i = 0; i < 3; i++) {
-		ck_assert_int_eq(tc_conntab_state(f.tab, f.c[i]),
-		                 TC_CONN_CLOSING);
-		ck_assert_uint_eq(tc_outq_marks(f.q[i]) & want, want);
+		ck_assert_int_eq(tc_conn_phase(f.c[i]), TC_PHASE_CLOSING);
+		ck_assert_uint_eq(tc_outq_status(f.q[i]) & TC_OUTQ_CLOSED,
+		                  TC_OUTQ_CLOSED);
 		ck_assert_str_eq(drain(f.q[i], buf, sizeof(buf)),
 		                 "* server shutting down");
 	}
@@ -413,9 +411,9 @@ START_TEST(test_close_of_a_full_queue_keeps_everything_and_the_notice)
 	fixture_init(&f, 1, 4);
 	tc_conntab_broadcast(f.tab, NULL, m);
 	ck_assert_uint_eq(tc_conntab_close(f.tab, 1, bye), 1);
-	ck_assert_uint_ne(tc_outq_marks(f.q[0]) & TC_OUTQ_CLOSED, 0);
+	ck_assert_uint_ne(tc_outq_status(f.q[0]) & TC_OUTQ_CLOSED, 0);
 	/* No overflow: that would make the writer drop what is queued. */
-	ck_assert_uint_eq(tc_outq_marks(f.q[0]) & TC_OUTQ_OVERFLOW, 0);
+	ck_assert_uint_eq(tc_outq_status(f.q[0]) & TC_OUTQ_OVERFLOW, 0);
 	ck_assert_str_eq(drain(f.q[0], buf, sizeof(buf)), "1234|* bye");
 	tc_msg_unref(m);
 	tc_msg_unref(bye);
@@ -430,17 +428,19 @@ START_TEST(test_abort_stale_cuts_only_long_closing_entries)
 	int64_t before;
 
 	fixture_init(&f, 3, 1024);
-	before = tc_now_ns();
+	before = tc_clock_now_ns();
 	tc_conntab_close(f.tab, tc_conn_id(f.c[0]), bye);
-	tc_conntab_set_state(f.tab, f.c[1], TC_CONN_HALF_CLOSED);
+	tc_conn_move(f.c[1], TC_PHASE_HALF_CLOSED, NULL);
 	/* Nothing left OPEN before `before`: nothing is stale yet. */
 	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, before), 0);
-	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, tc_now_ns() + 1), 2);
-	ck_assert_uint_ne(tc_outq_marks(f.q[0]) & TC_OUTQ_ABORT, 0);
-	ck_assert_uint_ne(tc_outq_marks(f.q[1]) & TC_OUTQ_ABORT, 0);
-	ck_assert_uint_eq(tc_outq_marks(f.q[2]) & TC_OUTQ_ABORT, 0);
+	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, tc_clock_now_ns() + 1),
+	                  2);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_ABORTED);
+	ck_assert_int_eq(tc_conn_phase(f.c[1]), TC_PHASE_ABORTED);
+	ck_assert_int_eq(tc_conn_phase(f.c[2]), TC_PHASE_OPEN);
 	/* Each is cut once. */
-	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, tc_now_ns() + 1), 0);
+	ck_assert_uint_eq(tc_conntab_abort_stale(f.tab, tc_clock_now_ns() + 1),
+	                  0);
 	tc_msg_unref(bye);
 	fixture_fini(&f);
 }
@@ -462,7 +462,7 @@ START_TEST(test_abort_all_shuts_every_socket_down)
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(recv(sv[i][1], buf, sizeof(buf), MSG_DONTWAIT),
 		                 0);
-		ck_assert_uint_ne(tc_outq_marks(q[i]) & TC_OUTQ_ABORT, 0);
+		ck_assert_int_eq(tc_conn_phase(c[i]), TC_PHASE_ABORTED);
 		tc_conntab_remove(tab, c[i]);
 		tc_outq_free(q[i]);
 		close(sv[i][0]);
@@ -484,12 +484,23 @@ START_TEST(test_abort_one_leaves_the_others_alone)
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
 		c[i] = tc_conntab_add(tab, sv[i][0], "127.0.0.1:1", q[i]);
 	}
-	tc_conntab_abort(tab, c[0]);
+	tc_conn_move(c[0], TC_PHASE_ABORTED, NULL);
 	ck_assert_int_eq(recv(sv[0][1], buf, sizeof(buf), MSG_DONTWAIT), 0);
 	errno = 0;
 	ck_assert_int_eq(recv(sv[1][1], buf, sizeof(buf), MSG_DONTWAIT), -1);
 	ck_assert_int_eq(errno, EAGAIN);
-	ck_assert_uint_eq(tc_outq_marks(q[1]), 0);
+	ck_assert_uint_eq(tc_outq_status(q[1]), 0);
+	ck_assert_int_eq(tc_conn_phase(c[1]), TC_PHASE_OPEN);
+	/* An aborted connection's queue takes nothing more. */
+	{
+		struct tc_msg *m = msg("x");
+
+		errno = 0;
+		ck_assert_int_eq(tc_outq_push(q[0], m), -1);
+		ck_assert_int_eq(errno, EPIPE);
+		ck_assert_uint_eq(tc_outq_bytes(q[0]), 0);
+		tc_msg_unref(m);
+	}
 	for (int i = 0; i < 2; i++) {
 		tc_conntab_remove(tab, c[i]);
 		tc_outq_free(q[i]);
@@ -517,7 +528,7 @@ START_TEST(test_snapshot_is_sorted_by_id_with_counters)
 	tc_conn_count_in(f.c[2], 5, 1);
 	tc_conn_count_out(f.c[2], 7, 3);
 	tc_conntab_send_to(f.tab, tc_conn_id(f.c[2]), m);
-	tc_conntab_set_state(f.tab, f.c[3], TC_CONN_HALF_CLOSED);
+	tc_conn_move(f.c[3], TC_PHASE_HALF_CLOSED, NULL);
 	info = tc_conntab_snapshot(f.tab, &n);
 	ck_assert_uint_eq(n, 3);
 	for (int i = 0; i < 3; i++)
@@ -530,7 +541,7 @@ START_TEST(test_snapshot_is_sorted_by_id_with_counters)
 	ck_assert_uint_eq(info[1].msgs_out, 3);
 	ck_assert_uint_eq(info[1].queued, 3);
 	ck_assert_uint_eq(info[0].bytes_in, 0);
-	ck_assert_int_eq(info[2].state, TC_CONN_HALF_CLOSED);
+	ck_assert_int_eq(info[2].phase, TC_PHASE_HALF_CLOSED);
 	free(info);
 	tc_msg_unref(m);
 	fixture_fini(&f);
@@ -563,7 +574,7 @@ conntab_suite(void)
 	tcase_add_test(tc, test_ids_are_never_reused_after_removals);
 	tcase_add_test(tc, test_remove_in_any_order_keeps_the_others);
 	tcase_add_test(tc, test_name_starts_as_the_peer_address);
-	tcase_add_test(tc, test_set_state_returns_the_previous_state);
+	tcase_add_test(tc, test_move_reports_the_phase_it_left);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");

@@ -14,6 +14,8 @@
 
 #include "tcpchat/outq.h"
 
+#include "tcpchat/clock.h"
+
 #define MS 1000000LL
 
 /* A one-shot signal from the test thread to a worker, so the worker acts
@@ -81,12 +83,16 @@ take_str(struct tc_outq *q, char *buf, size_t len)
 	unsigned marks;
 
 	buf[0] = '\0';
-	if (tc_outq_take(q, &m, 1, ~0u, tc_now_ns(), &marks) == 1) {
+	if (tc_outq_take(q, &m, 1, ~0u, tc_clock_now_ns(), &marks) == 1) {
 		snprintf(buf, len, "%s", tc_msg_data(m));
 		tc_msg_unref(m);
 	}
 	return buf;
 }
+
+/* Two events of the queue's owner: their meaning is the test's. */
+#define EV_A TC_OUTQ_EVENT(0)
+#define EV_B TC_OUTQ_EVENT(1)
 
 START_TEST(test_messages_come_out_in_push_order)
 {
@@ -198,7 +204,7 @@ START_TEST(test_push_up_to_the_byte_limit_is_accepted)
 	ck_assert_int_eq(push_str(q, "12345"), 0);
 	ck_assert_int_eq(push_str(q, "67890"), 0);
 	ck_assert_uint_eq(tc_outq_bytes(q), 10);
-	ck_assert_uint_eq(tc_outq_marks(q) & TC_OUTQ_OVERFLOW, 0);
+	ck_assert_uint_eq(tc_outq_status(q) & TC_OUTQ_OVERFLOW, 0);
 	tc_outq_free(q);
 }
 END_TEST
@@ -212,7 +218,7 @@ START_TEST(test_push_past_the_byte_limit_fails_and_marks_overflow)
 	errno = 0;
 	ck_assert_int_eq(push_str(q, "678901"), -1);
 	ck_assert_int_eq(errno, ENOBUFS);
-	ck_assert_uint_ne(tc_outq_marks(q) & TC_OUTQ_OVERFLOW, 0);
+	ck_assert_uint_ne(tc_outq_status(q) & TC_OUTQ_OVERFLOW, 0);
 	ck_assert_uint_eq(tc_outq_bytes(q), 5);
 	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "12345");
 	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "");
@@ -227,13 +233,13 @@ START_TEST(test_notice_goes_past_the_byte_limit_without_overflow)
 	char buf[16];
 
 	ck_assert_int_eq(push_str(q, "1234567890"), 0);
-	ck_assert_int_eq(tc_outq_push_notice(q, bye), 0);
-	ck_assert_uint_eq(tc_outq_marks(q) & TC_OUTQ_OVERFLOW, 0);
+	ck_assert_int_eq(tc_outq_push_past_limit(q, bye), 0);
+	ck_assert_uint_eq(tc_outq_status(q) & TC_OUTQ_OVERFLOW, 0);
 	ck_assert_uint_eq(tc_outq_bytes(q), 16);
 	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "1234567890");
-	tc_outq_mark(q, TC_OUTQ_CLOSED);
+	tc_outq_close(q);
 	errno = 0;
-	ck_assert_int_eq(tc_outq_push_notice(q, bye), -1);
+	ck_assert_int_eq(tc_outq_push_past_limit(q, bye), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	tc_msg_unref(bye);
 	tc_outq_free(q);
@@ -245,13 +251,13 @@ START_TEST(test_close_at_refuses_pushes_from_that_moment_on)
 	struct tc_outq *q = tc_outq_new(1024, NULL);
 	char buf[16];
 
-	tc_outq_close_at(q, tc_now_ns() + 3600 * 1000000000LL);
+	tc_outq_close_at(q, tc_clock_now_ns() + 3600 * 1000000000LL);
 	ck_assert_int_eq(push_str(q, "before"), 0);
-	tc_outq_close_at(q, tc_now_ns());
+	tc_outq_close_at(q, tc_clock_now_ns());
 	errno = 0;
 	ck_assert_int_eq(push_str(q, "after"), -1);
 	ck_assert_int_eq(errno, EPIPE);
-	ck_assert_uint_ne(tc_outq_marks(q) & TC_OUTQ_CLOSED, 0);
+	ck_assert_uint_ne(tc_outq_status(q) & TC_OUTQ_CLOSED, 0);
 	ck_assert_str_eq(take_str(q, buf, sizeof(buf)), "before");
 	tc_outq_free(q);
 }
@@ -263,7 +269,7 @@ START_TEST(test_closed_queue_refuses_push_but_keeps_what_it_has)
 	char buf[16];
 
 	ck_assert_int_eq(push_str(q, "before"), 0);
-	tc_outq_mark(q, TC_OUTQ_CLOSED);
+	tc_outq_close(q);
 	errno = 0;
 	ck_assert_int_eq(push_str(q, "after"), -1);
 	ck_assert_int_eq(errno, EPIPE);
@@ -273,28 +279,24 @@ START_TEST(test_closed_queue_refuses_push_but_keeps_what_it_has)
 }
 END_TEST
 
-START_TEST(test_aborted_queue_refuses_push)
+START_TEST(test_events_accumulate_until_taken)
 {
 	struct tc_outq *q = tc_outq_new(1024, NULL);
+	struct tc_msg *m = NULL;
+	unsigned got = 0;
 
-	tc_outq_mark(q, TC_OUTQ_ABORT);
-	errno = 0;
-	ck_assert_int_eq(push_str(q, "x"), -1);
-	ck_assert_int_eq(errno, EPIPE);
-	ck_assert_uint_eq(tc_outq_bytes(q), 0);
-	tc_outq_free(q);
-}
-END_TEST
-
-START_TEST(test_marks_accumulate)
-{
-	struct tc_outq *q = tc_outq_new(1024, NULL);
-
-	ck_assert_uint_eq(tc_outq_marks(q), 0);
-	tc_outq_mark(q, TC_OUTQ_HALF_CLOSED);
-	tc_outq_mark(q, TC_OUTQ_READER_DONE);
-	ck_assert_uint_eq(tc_outq_marks(q),
-	                  TC_OUTQ_HALF_CLOSED | TC_OUTQ_READER_DONE);
+	ck_assert_uint_eq(tc_outq_status(q), 0);
+	tc_outq_notify(q, EV_A);
+	tc_outq_notify(q, EV_B);
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, EV_A | EV_B, 0, &got), 0);
+	ck_assert_uint_eq(got, EV_A | EV_B);
+	/* Taken: no longer pending, so this take sleeps to its deadline. */
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, EV_A | EV_B,
+	                               tc_clock_now_ns() + 10 * MS, &got),
+	                  0);
+	ck_assert_uint_eq(got, 0);
+	/* Events are not status: they never close the queue. */
+	ck_assert_uint_eq(tc_outq_status(q), 0);
 	tc_outq_free(q);
 }
 END_TEST
@@ -303,7 +305,7 @@ END_TEST
 struct actor {
 	struct tc_outq *q;
 	struct go go;
-	unsigned mark; /* 0: push "late" instead */
+	unsigned mark; /* events to notify; 0: push "late" instead */
 	int rc;
 };
 
@@ -314,7 +316,7 @@ actor_main(void *arg)
 
 	go_wait(&a->go);
 	if (a->mark != 0) {
-		tc_outq_mark(a->q, a->mark);
+		tc_outq_notify(a->q, a->mark);
 		a->rc = 0;
 	} else {
 		struct tc_msg *m = tc_msg_new("late", 4);
@@ -357,7 +359,7 @@ START_TEST(test_take_blocks_until_another_thread_pushes)
 }
 END_TEST
 
-START_TEST(test_mark_from_another_thread_wakes_take)
+START_TEST(test_event_from_another_thread_wakes_take)
 {
 	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct actor a;
@@ -366,50 +368,49 @@ START_TEST(test_mark_from_another_thread_wakes_take)
 	unsigned marks = 0;
 	size_t n;
 
-	actor_start(&a, &t, q, TC_OUTQ_HALF_CLOSED);
+	actor_start(&a, &t, q, EV_A);
 	go_signal(&a.go);
-	n = tc_outq_take(q, &m, 1, TC_OUTQ_HALF_CLOSED, 0, &marks);
+	n = tc_outq_take(q, &m, 1, EV_A, 0, &marks);
 	pthread_join(t, NULL);
 	ck_assert_uint_eq(n, 0);
-	ck_assert_uint_eq(marks, TC_OUTQ_HALF_CLOSED);
+	ck_assert_uint_eq(marks, EV_A);
 	go_fini(&a.go);
 	tc_outq_free(q);
 }
 END_TEST
 
-START_TEST(test_take_returns_at_once_on_a_mark_in_wake_on)
+START_TEST(test_take_returns_at_once_on_an_event_in_wake_on)
 {
 	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *m;
 	unsigned marks = 0;
 
-	tc_outq_mark(q, TC_OUTQ_SERVER_CLOSE);
-	/* No deadline: this would hang (tcase timeout) if the mark did not
+	tc_outq_notify(q, EV_A);
+	/* No deadline: this would hang (tcase timeout) if the event did not
 	 * end the wait. */
-	ck_assert_uint_eq(tc_outq_take(q, &m, 1,
-	                               TC_OUTQ_SERVER_CLOSE | TC_OUTQ_ABORT, 0,
-	                               &marks),
-	                  0);
-	ck_assert_uint_eq(marks, TC_OUTQ_SERVER_CLOSE);
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, EV_A | EV_B, 0, &marks), 0);
+	ck_assert_uint_eq(marks, EV_A);
 	tc_outq_free(q);
 }
 END_TEST
 
-START_TEST(test_take_waits_past_a_mark_outside_wake_on)
+START_TEST(test_take_waits_past_an_event_outside_wake_on)
 {
 	struct tc_outq *q = tc_outq_new(1024, NULL);
 	struct tc_msg *m = NULL;
 	unsigned marks = 0;
 	int64_t deadline;
 
-	tc_outq_mark(q, TC_OUTQ_HALF_CLOSED);
-	deadline = tc_now_ns() + 20 * MS;
-	ck_assert_uint_eq(
-	    tc_outq_take(q, &m, 1, TC_OUTQ_ABORT, deadline, &marks), 0);
-	/* It returned because of the deadline, not the mark. */
-	ck_assert_int_ge(tc_now_ns(), deadline);
+	tc_outq_notify(q, EV_A);
+	deadline = tc_clock_now_ns() + 20 * MS;
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, EV_B, deadline, &marks), 0);
+	/* It returned because of the deadline, not the event. */
+	ck_assert_int_ge(tc_clock_now_ns(), deadline);
 	ck_assert_ptr_null(m);
-	ck_assert_uint_eq(marks, TC_OUTQ_HALF_CLOSED);
+	/* EV_A was not asked for: not reported, still pending. */
+	ck_assert_uint_eq(marks, 0);
+	ck_assert_uint_eq(tc_outq_take(q, &m, 1, EV_A, 0, &marks), 0);
+	ck_assert_uint_eq(marks, EV_A);
 	tc_outq_free(q);
 }
 END_TEST
@@ -434,10 +435,10 @@ START_TEST(test_take_returns_nothing_at_the_deadline)
 	struct tc_msg *m = NULL;
 	unsigned marks = ~0u;
 	int64_t cpu = thread_cpu_ns();
-	int64_t deadline = tc_now_ns() + 50 * MS;
+	int64_t deadline = tc_clock_now_ns() + 50 * MS;
 
 	ck_assert_uint_eq(tc_outq_take(q, &m, 1, ~0u, deadline, &marks), 0);
-	ck_assert_int_ge(tc_now_ns(), deadline);
+	ck_assert_int_ge(tc_clock_now_ns(), deadline);
 	ck_assert_int_lt(thread_cpu_ns() - cpu, 25 * MS);
 	ck_assert_ptr_null(m);
 	ck_assert_uint_eq(marks, 0);
@@ -521,14 +522,14 @@ static void
 taker_start_asleep(struct taker *k, struct tc_outq *q)
 {
 	const struct timespec pause = {0, 1000000};
-	int64_t deadline = tc_now_ns() + 5000 * MS;
+	int64_t deadline = tc_clock_now_ns() + 5000 * MS;
 
 	k->q = q;
 	k->got[0] = '\0';
 	atomic_init(&k->tid, 0);
 	ck_assert_int_eq(pthread_create(&k->t, NULL, taker_main, k), 0);
 	while (atomic_load(&k->tid) == 0 || thread_state(k->tid) != 'S') {
-		ck_assert_int_lt(tc_now_ns(), deadline);
+		ck_assert_int_lt(tc_clock_now_ns(), deadline);
 		nanosleep(&pause, NULL);
 	}
 }
@@ -679,7 +680,7 @@ consume_all(struct tc_outq *q, int next[N_PRODUCERS], int64_t deadline)
 	unsigned marks;
 	int total = 0, bad = 0;
 
-	while (total < N_PRODUCERS * N_PUSHES && tc_now_ns() < deadline) {
+	while (total < N_PRODUCERS * N_PUSHES && tc_clock_now_ns() < deadline) {
 		size_t n = tc_outq_take(q, batch, 64, 0, deadline, &marks);
 
 		for (size_t i = 0; i < n; i++) {
@@ -711,7 +712,7 @@ START_TEST(test_concurrent_producers_keep_order_and_lose_nothing)
 		ck_assert_int_eq(
 		    pthread_create(&t[i], NULL, producer_main, &p[i]), 0);
 	}
-	bad = consume_all(q, next, tc_now_ns() + 20000 * MS);
+	bad = consume_all(q, next, tc_clock_now_ns() + 20000 * MS);
 	for (int i = 0; i < N_PRODUCERS; i++)
 		pthread_join(t[i], NULL);
 	ck_assert_int_eq(bad, 0);
@@ -748,16 +749,15 @@ outq_suite(void)
 	               test_push_past_the_byte_limit_fails_and_marks_overflow);
 	tcase_add_test(tc,
 	               test_closed_queue_refuses_push_but_keeps_what_it_has);
-	tcase_add_test(tc, test_aborted_queue_refuses_push);
-	tcase_add_test(tc, test_marks_accumulate);
+	tcase_add_test(tc, test_events_accumulate_until_taken);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("wait");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_take_blocks_until_another_thread_pushes);
-	tcase_add_test(tc, test_mark_from_another_thread_wakes_take);
-	tcase_add_test(tc, test_take_returns_at_once_on_a_mark_in_wake_on);
-	tcase_add_test(tc, test_take_waits_past_a_mark_outside_wake_on);
+	tcase_add_test(tc, test_event_from_another_thread_wakes_take);
+	tcase_add_test(tc, test_take_returns_at_once_on_an_event_in_wake_on);
+	tcase_add_test(tc, test_take_waits_past_an_event_outside_wake_on);
 	tcase_add_loop_test(tc, test_take_returns_nothing_at_the_deadline, 0,
 	                    2);
 	tcase_add_test(tc, test_take_with_a_past_deadline_does_not_wait);

@@ -1,9 +1,11 @@
-/* conntab: the shared state table of every connection (SPEC section 3).
+/* conntab: the shared state table of every connection: what /list and
+ * /who show, and the routes of messages into each connection's queue.
  *
- * One lock guards the table and each entry's metadata (name, state); the
- * traffic counters are atomics, so readers and writers count without it.
- * Each entry points at its connection's outq, which it does not own. The
- * lock order is conntab, then outq; nothing blocking runs under the lock. */
+ * One lock guards the table and each entry's name; the phase (phase.h) and
+ * the traffic counters are atomics, so the connection's threads move and
+ * count without it. Each entry points at its connection's outq, which it
+ * does not own. The lock order is conntab, then outq; nothing blocking
+ * runs under the lock. */
 #ifndef TCPCHAT_CONNTAB_H
 #define TCPCHAT_CONNTAB_H
 
@@ -11,17 +13,14 @@
 #include <stdint.h>
 
 #include "tcpchat/outq.h"
+#include "tcpchat/phase.h"
 
 #define TC_PEER_MAX 64 /* "[ipv6%scope]:port" and NUL fit */
 #define TC_NAME_MAX 64 /* a nick (32) or a peer address, and NUL */
 
-/*   OPEN --peer exit/FIN--> HALF_CLOSED --writer closes--> (removed)
- *     \--kick/shutdown--> CLOSING --peer FIN or 5 s-----> (removed) */
-enum tc_conn_state {
-	TC_CONN_OPEN,
-	TC_CONN_HALF_CLOSED, /* peer sent exit or FIN; we may still send */
-	TC_CONN_CLOSING,     /* we are closing: notice queued, then FIN */
-};
+/* The event every move of an entry's phase posts to its queue: its taker
+ * (the connection's writer) then reads the phase again. */
+#define TC_CONN_EV_PHASE TC_OUTQ_EVENT(0)
 
 struct tc_conntab;
 struct tc_conn; /* one entry: lives from tc_conntab_add to _remove */
@@ -31,7 +30,7 @@ struct tc_conn_info {
 	unsigned id;
 	char peer[TC_PEER_MAX];
 	char name[TC_NAME_MAX];
-	enum tc_conn_state state;
+	enum tc_phase phase;
 	uint64_t bytes_in, msgs_in, bytes_out, msgs_out;
 	size_t queued; /* bytes waiting in its outq */
 };
@@ -47,7 +46,7 @@ struct tc_outq_bell *tc_conntab_bell(struct tc_conntab *tab);
 void tc_conntab_free(struct tc_conntab *tab);
 
 /* Adds a connection named by its peer address. fd is recorded only so that
- * tc_conntab_abort() can shut it down; the caller keeps owning it. Returns
+ * an abort can shut it down; the caller keeps owning it. Returns
  * the entry, or NULL with errno EMFILE when the table is full (or ENOMEM).
  * The entry's id is unique for the table's life. */
 struct tc_conn *tc_conntab_add(struct tc_conntab *tab, int fd, const char *peer,
@@ -57,11 +56,10 @@ struct tc_conn *tc_conntab_add(struct tc_conntab *tab, int fd, const char *peer,
 void tc_conntab_remove(struct tc_conntab *tab, struct tc_conn *c);
 
 unsigned tc_conn_id(const struct tc_conn *c);
-struct tc_outq *tc_conn_outq(const struct tc_conn *c);
 
-/* Copies c's current name (NUL-terminated) into buf of TC_NAME_MAX. */
-void tc_conntab_name(struct tc_conntab *tab, const struct tc_conn *c,
-                     char *buf);
+/* c's name. Only for the thread that renames c (its reader): others read
+ * names through tc_conntab_snapshot(), under the lock. */
+const char *tc_conn_name(const struct tc_conn *c);
 
 /* Renames c. Returns 0, or -1 with errno EEXIST when another connection
  * (or reserved, e.g. the server's own name) has that name. old gets the
@@ -72,13 +70,19 @@ int tc_conntab_rename(struct tc_conntab *tab, struct tc_conn *c,
 /* A name nobody may take (the server's own participant). */
 void tc_conntab_reserve_name(struct tc_conntab *tab, const char *name);
 
-enum tc_conn_state tc_conntab_state(struct tc_conntab *tab,
-                                    const struct tc_conn *c);
+/* The one way an entry's phase changes: moves c to `to` if phase.h allows
+ * it from where c is (*was, may be NULL, gets that), then wakes its writer
+ * (TC_CONN_EV_PHASE). Entering ABORTED also closes c's queue and shuts
+ * both directions of its socket (never closes it), so a writer blocked in
+ * send() or a reader in recv() returns at once. Any thread that holds c:
+ * its own threads, or the table's under the lock. */
+bool tc_conn_move(struct tc_conn *c, enum tc_phase to, enum tc_phase *was);
 
-/* Moves c to state; returns the state it had. */
-enum tc_conn_state tc_conntab_set_state(struct tc_conntab *tab,
-                                        struct tc_conn *c,
-                                        enum tc_conn_state state);
+enum tc_phase tc_conn_phase(const struct tc_conn *c);
+
+/* The phase c first moved to when it left OPEN (OPEN while it has not):
+ * HALF_CLOSED, the peer ended it; CLOSING, the server; ABORTED, it broke. */
+enum tc_phase tc_conn_left_open_for(const struct tc_conn *c);
 
 /* Counts traffic; any thread, lock-free. */
 void tc_conn_count_in(struct tc_conn *c, size_t bytes, size_t msgs);
@@ -86,7 +90,8 @@ void tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs);
 
 /* Queues m to every connection except `except` (may be NULL) whose queue
  * still takes messages. A connection whose queue overflows is aborted
- * (tc_conntab_abort), never waited for. Returns how many queues took m. */
+ * (tc_conn_move to ABORTED), never waited for. Returns how many queues
+ * took m. */
 size_t tc_conntab_broadcast(struct tc_conntab *tab,
                             const struct tc_conn *except, struct tc_msg *m);
 
@@ -94,25 +99,21 @@ size_t tc_conntab_broadcast(struct tc_conntab *tab,
  * EPIPE (closing) or ENOBUFS (overflowed: aborted). */
 int tc_conntab_send_to(struct tc_conntab *tab, unsigned id, struct tc_msg *m);
 
-/* Server-initiated close of connection id (0: every connection): queues
- * notice (may be NULL) behind what it has, closes its queue, moves it to
- * CLOSING and wakes its writer. Returns how many connections it closed;
- * 0 with id != 0 means no such open connection. */
+/* Server-initiated close of connection id (0: every connection): moves it
+ * to CLOSING, queues notice (may be NULL) behind what it has, even past
+ * the byte limit, and closes its queue. Returns how many connections it
+ * closed; 0 with id != 0 means no such connection still open or
+ * half-closed. */
 size_t tc_conntab_close(struct tc_conntab *tab, unsigned id,
                         struct tc_msg *notice);
 
-/* Shuts both directions of c's socket (never closes it), so a writer
- * blocked in send() or a reader in recv() returns at once, and marks its
- * queue TC_OUTQ_ABORT. For a peer that cannot be served any more. */
-void tc_conntab_abort(struct tc_conntab *tab, struct tc_conn *c);
-
-/* tc_conntab_abort() on every connection that left OPEN (half-closed or
- * closing) before before_ns (CLOCK_MONOTONIC) and is still here: a peer
- * that stopped reading while closing must not hold its writer in send()
- * forever. Returns how many it aborted. */
+/* Aborts every connection that left OPEN (half-closed or closing) before
+ * before_ns (CLOCK_MONOTONIC) and is still here: a peer that stopped
+ * reading while closing must not hold its writer in send() forever.
+ * Returns how many it aborted. */
 size_t tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns);
 
-/* tc_conntab_abort() on every connection (end of the shutdown grace). */
+/* Aborts every connection (the end of the shutdown's grace). */
 void tc_conntab_abort_all(struct tc_conntab *tab);
 
 /* Number of connections in the table. */

@@ -1,5 +1,5 @@
-/* operator: what the person at the server's console can do (SPEC section
- * 3): talk to every client, and /list /msg /kick /quit /help.
+/* operator: what the person at the server's console can do:
+ * talk to every client, and /list /msg /kick /quit /help.
  *
  * Runs on the console thread; prints through tc_console_printf(). */
 #ifndef TCPCHAT_OPERATOR_H
@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "tcpchat/session.h"
+#include "tcpchat/room.h"
 
 enum tc_operator_result {
 	TC_OPERATOR_DONE, /* handled */
@@ -15,7 +15,7 @@ enum tc_operator_result {
 };
 
 /* Handles one line typed on the server console (no newline). */
-enum tc_operator_result tc_operator_line(struct tc_server *srv,
-                                         const char *line, size_t len);
+enum tc_operator_result tc_operator_line(struct tc_room *room, const char *line,
+                                         size_t len);
 
 #endif

@@ -1,4 +1,4 @@
-/* proto: the wire grammar of tcpchat v1 in one place (SPEC section 2).
+/* proto: the wire grammar of tcpchat v1 in one place (docs/PROTOCOL.md).
  *
  * Parses what a client sends (commands beginning with '/', the 'exit'
  * line, '//' escapes) and formats what the server sends ("NAME: TEXT"
@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "tcpchat/msg.h"
 
 #define TC_NICK_MAX 32
 
@@ -53,6 +55,12 @@ size_t tc_proto_notice_bound(size_t text_len);
  * tc_proto_notice_bound() bytes. Returns the length (no NUL counted; dst is
  * NUL-terminated). */
 size_t tc_proto_format_notice(char *dst, const char *text, size_t text_len);
+
+/* A new message "* TEXT\n", TEXT from a printf format and escaped as by
+ * tc_proto_format_notice(): every notice the server sends is made here.
+ * NULL with errno on failure. */
+struct tc_msg *tc_proto_notice(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* The help text a client gets for "/help", one notice per line;
  * NULL-terminated. */
