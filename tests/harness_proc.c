@@ -1,55 +1,35 @@
-/* harness: runs real processes and raw sockets for the end-to-end tests.
+/* harness_proc: the children of the end-to-end tests.
  *
- * Every wait is a poll() with a deadline; while waiting, the output of every
- * live child is drained into its buffer, so no child ever blocks on a full
- * pipe while the test waits for something else. Children die with the test
- * (PR_SET_PDEATHSIG, plus an atexit sweep). No Check calls here: helpers
- * return failure and the tests assert in their own thread. */
+ * Starts tcpchatd, tcpchat and other programs with their stdio connected
+ * to us (pipes, or a pseudo-terminal), keeps every live child in one
+ * registry so that the pump can drain its output during any wait of the
+ * harness, writes to them, signals and reaps them. Children die with the
+ * test (PR_SET_PDEATHSIG, plus an atexit sweep). No Check calls here. */
 #include "harness.h"
+#include "harness_internal.h"
 
-#include <check.h>
-
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #define H_MAX_PROCS 32
-#define H_MAX_LINEBUFS 256
 
 /* Live children: the pointer for draining (valid while the test holds the
- * struct), the pid apart so the exit sweep never touches a dead frame. */
+ * struct), the pid apart so the exit sweep never touches a dead frame.
+ * Only the test's thread touches them. */
 static struct h_proc *procs[H_MAX_PROCS];
 static pid_t proc_pids[H_MAX_PROCS];
-
-/* Per-fd line buffers; st_ino tells a reused fd number from the old one. */
-struct h_linebuf {
-	int fd; /* -1: free slot */
-	ino_t ino;
-	char *buf;
-	size_t len, cap;
-	int end; /* 0 open, -2 EOF seen, -3 error seen */
-	int err;
-};
-static struct h_linebuf linebufs[H_MAX_LINEBUFS];
 
 static void
 h_sweep(void)
@@ -64,54 +44,12 @@ h_sweep(void)
 	}
 }
 
-/* Before main: a peer closing on us must be an error return, not death. */
+/* Before main: a child closing on us must be an error return, not death. */
 __attribute__((constructor)) static void
-h_init(void)
+h_proc_init(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	for (int i = 0; i < H_MAX_LINEBUFS; i++)
-		linebufs[i].fd = -1;
 	atexit(h_sweep);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-ms_left(int64_t deadline)
-{
-	int64_t left = deadline - now_ms();
-
-	if (left < 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
-
-static int
-buf_append(char **buf, size_t *len, size_t *cap, const char *src, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t ncap = *cap ? *cap : 4096;
-		char *nb;
-
-		while (*len + n + 1 > ncap)
-			ncap *= 2;
-		nb = realloc(*buf, ncap);
-		if (nb == NULL)
-			return -1;
-		*buf = nb;
-		*cap = ncap;
-	}
-	memcpy(*buf + *len, src, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
 }
 
 /* Reads what is there from one of p's output fds without blocking; closes
@@ -127,11 +65,11 @@ drain_fd(struct h_proc *p, int stream)
 		n = read(*fdp, tmp, sizeof(tmp));
 		if (n > 0) {
 			if (stream == 1)
-				buf_append(&p->out, &p->out_len, &p->out_cap,
-				           tmp, (size_t)n);
+				h_buf_append(&p->out, &p->out_len, &p->out_cap,
+				             tmp, (size_t)n);
 			else
-				buf_append(&p->err, &p->err_len, &p->err_cap,
-				           tmp, (size_t)n);
+				h_buf_append(&p->err, &p->err_len, &p->err_cap,
+				             tmp, (size_t)n);
 			continue;
 		}
 		if (n < 0 && (errno == EINTR))
@@ -147,11 +85,10 @@ drain_fd(struct h_proc *p, int stream)
 	}
 }
 
-/* Waits until one of extra[] is ready or the deadline, draining every live
- * child's output meanwhile. Returns 1 when extra[] has events, 0 when only
- * child output arrived, -1 at the deadline. */
-static int
-pump(struct pollfd *extra, nfds_t n_extra, int64_t deadline)
+/* The pump (see harness_internal.h): the caller's fds first, then every
+ * live child's stdout and stderr. */
+int
+h_pump(struct pollfd *extra, nfds_t n_extra, int64_t deadline)
 {
 	struct pollfd pfd[4 + 2 * H_MAX_PROCS];
 	struct h_proc *owner[4 + 2 * H_MAX_PROCS];
@@ -175,11 +112,11 @@ pump(struct pollfd *extra, nfds_t n_extra, int64_t deadline)
 			owner[n++] = procs[i];
 		}
 	}
-	r = poll(pfd, n, ms_left(deadline));
+	r = poll(pfd, n, h_ms_left(deadline));
 	if (r < 0 && errno != EINTR)
 		return -1;
 	if (r <= 0)
-		return now_ms() >= deadline ? -1 : 0;
+		return h_now_ms() >= deadline ? -1 : 0;
 	r = 0;
 	for (nfds_t i = 0; i < n; i++) {
 		if (pfd[i].revents == 0)
@@ -444,7 +381,7 @@ int
 h_wait_output(struct h_proc *p, int stream, const char *needle, size_t *from,
               int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = h_now_ms() + timeout_ms;
 	size_t start = from ? *from : 0;
 
 	for (;;) {
@@ -460,7 +397,7 @@ h_wait_output(struct h_proc *p, int stream, const char *needle, size_t *from,
 				*from = (size_t)(hit - buf) + strlen(needle);
 			return 0;
 		}
-		if (fd < 0 || pump(NULL, 0, deadline) < 0)
+		if (fd < 0 || h_pump(NULL, 0, deadline) < 0)
 			return -1;
 	}
 }
@@ -483,7 +420,7 @@ int
 h_wait_output_line(struct h_proc *p, int stream, const char *const *subs,
                    size_t *from, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = h_now_ms() + timeout_ms;
 	size_t at = from ? *from : 0;
 
 	for (;;) {
@@ -501,7 +438,7 @@ h_wait_output_line(struct h_proc *p, int stream, const char *const *subs,
 			}
 			at = (size_t)(nl - buf) + 1;
 		}
-		if (fd < 0 || pump(NULL, 0, deadline) < 0)
+		if (fd < 0 || h_pump(NULL, 0, deadline) < 0)
 			return -1;
 	}
 }
@@ -509,43 +446,11 @@ h_wait_output_line(struct h_proc *p, int stream, const char *const *subs,
 int
 h_wait_stream_eof(struct h_proc *p, int stream, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = h_now_ms() + timeout_ms;
 
 	while ((stream == 1 ? p->out_fd : p->err_fd) >= 0)
-		if (pump(NULL, 0, deadline) < 0)
+		if (h_pump(NULL, 0, deadline) < 0)
 			return -1;
-	return 0;
-}
-
-/* Writes all of buf by the deadline, waiting for POLLOUT in between (the
- * children's output is drained meanwhile). Sockets use send() without
- * blocking and without SIGPIPE; pipes and ptys, which are non-blocking,
- * use write(). 0, or -1 with errno (ETIMEDOUT at the deadline). */
-static int
-write_by_deadline(int fd, const void *buf, size_t len, int timeout_ms,
-                  bool socket)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	const char *s = buf;
-
-	while (len > 0) {
-		struct pollfd pfd = {fd, POLLOUT, 0};
-		ssize_t n = socket
-		                ? send(fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT)
-		                : write(fd, s, len);
-
-		if (n > 0) {
-			s += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		if (pump(&pfd, 1, deadline) < 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -556,7 +461,7 @@ h_write(struct h_proc *p, const char *s)
 		errno = EBADF;
 		return -1;
 	}
-	return write_by_deadline(p->in_fd, s, strlen(s), H_TIMEOUT_MS, false);
+	return h_write_by_deadline(p->in_fd, s, strlen(s), H_TIMEOUT_MS, false);
 }
 
 void
@@ -567,8 +472,8 @@ h_close_stdin(struct h_proc *p)
 	if (p->pty) {
 		/* The master is also its stdout: end input the way a user
 		 * does, with the terminal's EOF character. */
-		(void)write_by_deadline(p->in_fd, "\x04", 1, H_TIMEOUT_MS,
-		                        false);
+		(void)h_write_by_deadline(p->in_fd, "\x04", 1, H_TIMEOUT_MS,
+		                          false);
 		return;
 	}
 	close(p->in_fd);
@@ -608,15 +513,15 @@ reap_until(struct h_proc *p, int64_t deadline, int *st)
 			ret = r == p->pid ? 0 : -1;
 			break;
 		}
-		if (now_ms() >= deadline)
+		if (h_now_ms() >= deadline)
 			break;
 		if (pidfd >= 0) {
-			pump(&pfd, 1, deadline);
+			h_pump(&pfd, 1, deadline);
 		} else {
 			/* No pidfd (old kernel): a short bounded poll. */
-			int64_t step = now_ms() + 5;
+			int64_t step = h_now_ms() + 5;
 
-			pump(NULL, 0, step < deadline ? step : deadline);
+			h_pump(NULL, 0, step < deadline ? step : deadline);
 		}
 	}
 	if (pidfd >= 0)
@@ -644,7 +549,7 @@ proc_release(struct h_proc *p)
 int
 h_wait_exit(struct h_proc *p, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = h_now_ms() + timeout_ms;
 	int st = 0, code;
 
 	if (p->pid <= 0)
@@ -674,369 +579,21 @@ h_running(struct h_proc *p)
 	return si.si_pid == 0;
 }
 
-/* The line buffer of fd, reset when fd now names another file. */
-static struct h_linebuf *
-linebuf_of(int fd)
-{
-	struct h_linebuf *free_slot = NULL;
-	struct stat sb;
-
-	if (fstat(fd, &sb) < 0)
-		return NULL;
-	for (int i = 0; i < H_MAX_LINEBUFS; i++) {
-		struct h_linebuf *lb = &linebufs[i];
-
-		if (lb->fd == fd) {
-			if (lb->ino != sb.st_ino) {
-				lb->len = 0;
-				lb->end = 0;
-				lb->ino = sb.st_ino;
-			}
-			return lb;
-		}
-		if (lb->fd < 0 && free_slot == NULL)
-			free_slot = lb;
-	}
-	if (free_slot == NULL)
-		return NULL;
-	free_slot->fd = fd;
-	free_slot->ino = sb.st_ino;
-	free_slot->len = 0;
-	free_slot->end = 0;
-	return free_slot;
-}
-
-static void
-linebuf_forget(int fd)
-{
-	for (int i = 0; i < H_MAX_LINEBUFS; i++) {
-		if (linebufs[i].fd == fd) {
-			free(linebufs[i].buf);
-			memset(&linebufs[i], 0, sizeof(linebufs[i]));
-			linebufs[i].fd = -1;
-		}
-	}
-}
-
-/* One non-blocking read into lb after poll said fd is ready. */
-static void
-linebuf_fill(struct h_linebuf *lb)
-{
-	char tmp[65536];
-	ssize_t n = recv(lb->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
-
-	if (n < 0 && errno == ENOTSOCK)
-		n = read(lb->fd, tmp, sizeof(tmp));
-	if (n > 0) {
-		buf_append(&lb->buf, &lb->len, &lb->cap, tmp, (size_t)n);
-	} else if (n == 0) {
-		lb->end = -2;
-	} else if (errno != EAGAIN && errno != EINTR) {
-		lb->end = -3;
-		lb->err = errno;
-	}
-}
-
-/* Polls fd (draining children meanwhile) and reads once. -1 at deadline. */
-static int
-linebuf_wait(struct h_linebuf *lb, int64_t deadline)
-{
-	struct pollfd pfd = {lb->fd, POLLIN, 0};
-	int r = pump(&pfd, 1, deadline);
-
-	if (r < 0)
-		return -1;
-	if (r > 0)
-		linebuf_fill(lb);
-	return 0;
-}
-
-ssize_t
-h_read_line(int fd, char *buf, size_t len, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	struct h_linebuf *lb = linebuf_of(fd);
-
-	if (lb == NULL)
-		return -3;
-	for (;;) {
-		char *nl = lb->len ? memchr(lb->buf, '\n', lb->len) : NULL;
-
-		if (nl != NULL) {
-			size_t n = (size_t)(nl - lb->buf);
-			size_t c = n < len - 1 ? n : len - 1;
-
-			memcpy(buf, lb->buf, c);
-			buf[c] = '\0';
-			lb->len -= n + 1;
-			memmove(lb->buf, nl + 1, lb->len);
-			return (ssize_t)n;
-		}
-		if (lb->end != 0) {
-			errno = lb->err;
-			return lb->end;
-		}
-		if (linebuf_wait(lb, deadline) < 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
-}
-
-const char *
-h_result_str(ssize_t r)
-{
-	if (r >= 0)
-		return "a line";
-	if (r == -1)
-		return "timeout";
-	if (r == -2)
-		return "EOF";
-	return "reset/error";
-}
-
-int
-h_expect_line(int fd, const char *line, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	char buf[8192];
-	ssize_t r;
-
-	for (;;) {
-		r = h_read_line(fd, buf, sizeof(buf), ms_left(deadline));
-		if (r < 0)
-			break;
-		if (strcmp(buf, line) == 0)
-			return 0;
-		fprintf(stderr,
-		        "harness: fd %d: skipped '%s' waiting for '%s'\n", fd,
-		        buf, line);
-	}
-	fprintf(stderr, "harness: fd %d: %s waiting for '%s'\n", fd,
-	        h_result_str(r), line);
-	return (int)r;
-}
-
-int
-h_wait_eof(int fd, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	struct h_linebuf *lb = linebuf_of(fd);
-
-	if (lb == NULL)
-		return -3;
-	for (;;) {
-		lb->len = 0; /* data before the end is not the question */
-		if (lb->end == -2)
-			return 0;
-		if (lb->end == -3) {
-			errno = lb->err;
-			return -3;
-		}
-		if (linebuf_wait(lb, deadline) < 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
-}
-
-void
-h_close(int fd)
-{
-	if (fd < 0)
-		return;
-	linebuf_forget(fd);
-	close(fd);
-}
-
-int
-h_reset(int fd)
-{
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
-		return -1;
-	h_close(fd);
-	return 0;
-}
-
-int
-h_send_buf(int fd, const void *buf, size_t len, int timeout_ms)
-{
-	return write_by_deadline(fd, buf, len, timeout_ms, true);
-}
-
-int
-h_send(int fd, const char *s)
-{
-	return h_send_buf(fd, s, strlen(s), H_TIMEOUT_MS);
-}
-
-static int
-fill_addr(const char *host, int port, struct sockaddr_storage *ss,
-          socklen_t *sl)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		*sl = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*sl = sizeof(*in6);
-		return 0;
-	}
-	errno = EINVAL;
-	return -1;
-}
-
-/* Completes a non-blocking connect within the deadline. */
-static int
-connect_wait(int fd, int64_t deadline)
-{
-	struct pollfd pfd = {fd, POLLOUT, 0};
-	int err = 0;
-	socklen_t el = sizeof(err);
-
-	while (pump(&pfd, 1, deadline) == 0)
-		pfd.revents = 0;
-	if (pfd.revents == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-		return -1;
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
-
-int
-h_connect_opt(const char *host, int port, int rcvbuf)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, fl, saved;
-
-	if (fill_addr(host, port, &ss, &sl) < 0)
-		return -1;
-	fd =
-	    socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -1;
-	if (rcvbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
-	    (errno != EINPROGRESS ||
-	     connect_wait(fd, now_ms() + H_TIMEOUT_MS) < 0))
-		goto fail;
-	/* Blocking again: tests may use plain recv()/send() on it. */
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-		goto fail;
-	linebuf_forget(fd);
-	return fd;
-fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
-int
-h_connect(const char *host, int port)
-{
-	return h_connect_opt(host, port, 0);
-}
-
-int
-h_local_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
-int
-h_count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-int
-h_count_threads(pid_t pid)
-{
-	char path[64], line[256];
-	int n = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
 int
 h_wait_counts(pid_t pid, int fds, int threads, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms, step;
+	int64_t deadline = h_now_ms() + timeout_ms, step;
 
 	for (;;) {
 		if (h_count_fds(pid) == fds && h_count_threads(pid) == threads)
 			return 0;
-		if (now_ms() >= deadline)
+		if (h_now_ms() >= deadline)
 			return -1;
 		/* /proc cannot be polled: look again in a few ms, draining
 		 * the children meanwhile; bounded by the deadline. */
-		step = now_ms() + 5;
-		pump(NULL, 0, step < deadline ? step : deadline);
+		step = h_now_ms() + 5;
+		h_pump(NULL, 0, step < deadline ? step : deadline);
 	}
-}
-
-bool
-h_have_ipv6(void)
-{
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6};
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	a.sin6_addr = in6addr_loopback;
-	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(fd);
-	return ok;
 }
 
 bool
@@ -1058,31 +615,4 @@ h_have_program(const char *name)
 			path++;
 	}
 	return false;
-}
-
-const char *
-h_fmt(const char *fmt, ...)
-{
-	static char bufs[8][8192];
-	static int next;
-	char *b = bufs[next++ % 8];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-void
-h_expect_next(int fd, const char *want, int line)
-{
-	static char buf[8192];
-	ssize_t r = h_read_line(fd, buf, sizeof(buf), H_TIMEOUT_MS);
-
-	ck_assert_msg(r >= 0, "line %d: expected '%.300s', got %s", line, want,
-	              h_result_str(r));
-	ck_assert_msg(strcmp(buf, want) == 0,
-	              "line %d: expected '%.300s', got '%.300s'", line, want,
-	              buf);
 }
