@@ -377,6 +377,22 @@ h_spawn(struct h_proc *p, const char *const *argv)
 	return spawn_pipes(p, argv[0], argv, true);
 }
 
+/* What has been read of one of p's output streams (1 stdout, 2 stderr)
+ * so far, and its fd (-1 once it reached EOF). */
+struct stream_view {
+	const char *buf;
+	size_t len;
+	int fd;
+};
+
+static struct stream_view
+stream_of(const struct h_proc *p, int stream)
+{
+	if (stream == 1)
+		return (struct stream_view){p->out, p->out_len, p->out_fd};
+	return (struct stream_view){p->err, p->err_len, p->err_fd};
+}
+
 int
 h_wait_output(struct h_proc *p, int stream, const char *needle, size_t *from,
               int timeout_ms)
@@ -385,19 +401,17 @@ h_wait_output(struct h_proc *p, int stream, const char *needle, size_t *from,
 	size_t start = from ? *from : 0;
 
 	for (;;) {
-		const char *buf = stream == 1 ? p->out : p->err;
-		size_t len = stream == 1 ? p->out_len : p->err_len;
-		int fd = stream == 1 ? p->out_fd : p->err_fd;
+		struct stream_view v = stream_of(p, stream);
 		const char *hit = NULL;
 
-		if (buf != NULL && start <= len)
-			hit = strstr(buf + start, needle);
+		if (v.buf != NULL && start <= v.len)
+			hit = strstr(v.buf + start, needle);
 		if (hit != NULL) {
 			if (from)
-				*from = (size_t)(hit - buf) + strlen(needle);
+				*from = (size_t)(hit - v.buf) + strlen(needle);
 			return 0;
 		}
-		if (fd < 0 || h_pump(NULL, 0, deadline) < 0)
+		if (v.fd < 0 || h_pump(NULL, 0, deadline) < 0)
 			return -1;
 	}
 }
@@ -424,21 +438,19 @@ h_wait_output_line(struct h_proc *p, int stream, const char *const *subs,
 	size_t at = from ? *from : 0;
 
 	for (;;) {
-		const char *buf = stream == 1 ? p->out : p->err;
-		size_t len = stream == 1 ? p->out_len : p->err_len;
-		int fd = stream == 1 ? p->out_fd : p->err_fd;
+		struct stream_view v = stream_of(p, stream);
 		const char *nl;
 
-		while (buf != NULL && at < len &&
-		       (nl = memchr(buf + at, '\n', len - at)) != NULL) {
-			if (line_has_all(buf + at, nl, subs)) {
+		while (v.buf != NULL && at < v.len &&
+		       (nl = memchr(v.buf + at, '\n', v.len - at)) != NULL) {
+			if (line_has_all(v.buf + at, nl, subs)) {
 				if (from)
-					*from = (size_t)(nl - buf) + 1;
+					*from = (size_t)(nl - v.buf) + 1;
 				return 0;
 			}
-			at = (size_t)(nl - buf) + 1;
+			at = (size_t)(nl - v.buf) + 1;
 		}
-		if (fd < 0 || h_pump(NULL, 0, deadline) < 0)
+		if (v.fd < 0 || h_pump(NULL, 0, deadline) < 0)
 			return -1;
 	}
 }
@@ -448,7 +460,7 @@ h_wait_stream_eof(struct h_proc *p, int stream, int timeout_ms)
 {
 	int64_t deadline = h_now_ms() + timeout_ms;
 
-	while ((stream == 1 ? p->out_fd : p->err_fd) >= 0)
+	while (stream_of(p, stream).fd >= 0)
 		if (h_pump(NULL, 0, deadline) < 0)
 			return -1;
 	return 0;

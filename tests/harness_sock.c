@@ -110,15 +110,18 @@ linebuf_fill(struct h_linebuf *lb)
 	}
 }
 
-/* Polls fd (draining children meanwhile) and reads once. -1 at deadline. */
+/* Polls fd (draining children meanwhile) and reads once. -1 with errno
+ * ETIMEDOUT at the deadline. */
 static int
 linebuf_wait(struct h_linebuf *lb, int64_t deadline)
 {
 	struct pollfd pfd = {lb->fd, POLLIN, 0};
 	int r = h_pump(&pfd, 1, deadline);
 
-	if (r < 0)
+	if (r < 0) {
+		errno = ETIMEDOUT;
 		return -1;
+	}
 	if (r > 0)
 		linebuf_fill(lb);
 	return 0;
@@ -149,10 +152,8 @@ h_read_line(int fd, char *buf, size_t len, int timeout_ms)
 			errno = lb->err;
 			return lb->end;
 		}
-		if (linebuf_wait(lb, deadline) < 0) {
-			errno = ETIMEDOUT;
+		if (linebuf_wait(lb, deadline) < 0)
 			return -1;
-		}
 	}
 }
 
@@ -206,10 +207,8 @@ h_wait_eof(int fd, int timeout_ms)
 			errno = lb->err;
 			return -3;
 		}
-		if (linebuf_wait(lb, deadline) < 0) {
-			errno = ETIMEDOUT;
+		if (linebuf_wait(lb, deadline) < 0)
 			return -1;
-		}
 	}
 }
 
