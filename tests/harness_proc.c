@@ -591,6 +591,8 @@ h_running(struct h_proc *p)
 	return si.si_pid == 0;
 }
 
+/* Here rather than in harness_counters.c: it drains the children while
+ * it waits, which only this file can do. */
 int
 h_wait_counts(pid_t pid, int fds, int threads, int timeout_ms)
 {

@@ -3,7 +3,9 @@
  *
  * Connects, sends and reads lines with a deadline on every call, through
  * the pump so that the children's output keeps flowing meanwhile. Each fd
- * has a line buffer of its own, so lines can be read one at a time. */
+ * has a line buffer of its own, so lines can be read one at a time. Also
+ * h_fmt for the expected lines, and h_expect_next, the one Check
+ * assertion of the harness (in the test's thread). */
 #include "harness.h"
 #include "harness_internal.h"
 
