@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "harness.h"
 
 #define T_MS H_TIMEOUT_MS
@@ -1055,24 +1056,26 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return 0;
 }
 
-int
-main(void)
+/* After the suite: the scratch directory goes, with all in it. */
+static void
+remove_tmp_root(void)
 {
-	SRunner *sr;
-	int failed;
+	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+Suite *
+tc_test_suite(void)
+{
 	char state[300];
 
 	if (mkdtemp(tmp_root) == NULL) {
-		perror("mkdtemp");
-		return 1;
+		fprintf(stderr, "e2e_client: mkdtemp %s: %s\n", tmp_root,
+		        strerror(errno));
+		exit(1);
 	}
+	tc_test_after_run(remove_tmp_root);
 	/* No test may touch the real ~/.local/state/tcpchat/history. */
 	snprintf(state, sizeof(state), "%s/default-state", tmp_root);
 	setenv("XDG_STATE_HOME", state, 1);
-	sr = srunner_create(client_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return failed == 0 ? 0 : 1;
+	return client_suite();
 }

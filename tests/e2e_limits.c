@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "harness.h"
 
 static const char *const no_args[] = {NULL};
@@ -249,13 +250,11 @@ START_TEST(test_kicked_peer_that_never_reads_is_closed_after_the_grace)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
 	Suite *s = suite_create("e2e_limits");
 	TCase *tc = tcase_create("shortage");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_out_of_descriptors_backs_off_and_recovers);
 	tcase_add_test(tc, test_thread_failure_refuses_only_that_connection);
@@ -263,9 +262,5 @@ main(void)
 	    tc, test_kicked_peer_that_never_reads_is_closed_after_the_grace);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }

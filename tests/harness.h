@@ -7,13 +7,20 @@
  * While any helper waits, every live child's output is drained into its
  * buffer, so out/err are current after each call. A struct h_proc must
  * stay in scope until h_wait_exit; children are killed when the test's
- * process ends. The process ignores SIGPIPE. */
+ * process ends. The process ignores SIGPIPE.
+ *
+ * Built from harness_proc.c (children), harness_sock.c (raw sockets),
+ * harness_counters.c (/proc counts, shared with bench/) and
+ * harness_util.c (clock, buffers, writes); this is the only header a test
+ * includes. */
 #ifndef TCPCHAT_TEST_HARNESS_H
 #define TCPCHAT_TEST_HARNESS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "harness_counters.h" /* h_count_fds, h_count_threads */
 
 #define H_TIMEOUT_MS 10000 /* default deadline for one expected event */
 
@@ -118,10 +125,6 @@ int h_send_buf(int fd, const void *buf, size_t len, int timeout_ms);
 
 /* "a line", "timeout", "EOF" or "reset/error" for an h_read_line result. */
 const char *h_result_str(ssize_t r);
-
-/* Counts /proc/PID/fd entries and the Threads: line of /proc/PID/status. */
-int h_count_fds(pid_t pid);
-int h_count_threads(pid_t pid);
 
 /* Waits until pid has exactly fds descriptors and threads threads (looks
  * every few ms; /proc cannot be polled). 0, or -1 on timeout. */

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "tcpchat/conntab.h"
 
 #include "tcpchat/clock.h"
@@ -612,14 +613,8 @@ conntab_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
-	SRunner *sr = srunner_create(conntab_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return conntab_suite();
 }

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "tcpchat/linebuf.h"
-
-int main(void);
 
 /* Every message taken from a linebuf, copied out (the pointer a linebuf
  * hands out expires at its next call). */
@@ -717,14 +716,8 @@ linebuf_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
-	SRunner *sr = srunner_create(linebuf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return linebuf_suite();
 }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "tcpchat/net.h"
 
 static int
@@ -286,14 +287,8 @@ net_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
-	SRunner *sr = srunner_create(net_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return net_suite();
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "tcpchat/outq.h"
 
 #include "tcpchat/clock.h"
@@ -786,14 +787,8 @@ outq_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
-	SRunner *sr = srunner_create(outq_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return outq_suite();
 }

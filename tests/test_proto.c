@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "tcpchat/proto.h"
-
-int main(void);
 
 static struct tc_cmd
 parse(const char *line)
@@ -373,14 +372,8 @@ proto_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
-	SRunner *sr = srunner_create(proto_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return proto_suite();
 }

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "tcpchat/sanitize.h"
-
-int main(void);
 
 /* Sanitizes len bytes of src and checks the result is exactly want, that
  * the returned length matches, and that is_clean agrees. */
@@ -344,14 +343,8 @@ sanitize_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
-	SRunner *sr = srunner_create(sanitize_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return sanitize_suite();
 }

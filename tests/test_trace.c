@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "tcpchat/net.h"
 #include "tcpchat/trace.h"
 
@@ -236,14 +237,8 @@ trace_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+tc_test_suite(void)
 {
-	SRunner *sr = srunner_create(trace_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return trace_suite();
 }
