@@ -490,8 +490,10 @@ serve(struct tc_session *s)
 	if (phase(s) == TC_PHASE_CLOSING) {
 		close_from_server(s);
 	} else {
-		wait_reader(s, 0);
+		/* Our FIN at once: a peer that said "exit" but sends no FIN
+		 * (plain nc) must not wait for the reader's drain to end. */
 		send_fin(s, "");
+		wait_reader(s, 0);
 	}
 	return 0;
 }

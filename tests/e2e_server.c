@@ -1107,6 +1107,20 @@ START_TEST(test_trace_state_after_peer_fin_is_close_wait)
 }
 END_TEST
 
+/* Plain nc, where the user types "exit": no FIN follows. The server's FIN
+ * must come once the queue is flushed, not after the 5 s drain. */
+START_TEST(test_exit_without_fin_gets_the_servers_fin_at_once)
+{
+	struct room r;
+
+	room_start(&r, NULL);
+	room_join(&r, "127.0.0.1");
+	say(&r, 0, "exit\n");
+	ck_assert_int_eq(h_wait_eof(r.c[0].fd, 1000), 0);
+	room_end(&r);
+}
+END_TEST
+
 START_TEST(test_trace_is_off_by_default)
 {
 	struct room r;
@@ -1677,6 +1691,7 @@ server_suite(void)
 	tcase_add_test(tc, test_trace_shows_exit_shut_rd_and_close_in_order);
 	tcase_add_test(tc, test_trace_state_after_peer_fin_is_close_wait);
 	tcase_add_test(tc, test_trace_is_off_by_default);
+	tcase_add_test(tc, test_exit_without_fin_gets_the_servers_fin_at_once);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kick");
