@@ -7,6 +7,7 @@
 #include "tcpchat/conntab.h"
 
 #include "tcpchat/clock.h"
+#include "tcpchat/progress.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -29,8 +30,12 @@ struct tc_conn {
 	_Atomic int phase;          /* enum tc_phase; only tc_conn_move() */
 	_Atomic int64_t closing_ns; /* when it left OPEN; tc_conn_move() */
 	_Atomic int left_open_for;  /* the phase it left OPEN for; ditto */
-	char peer[TC_PEER_MAX];     /* immutable */
-	char name[TC_NAME_MAX];     /* under tab->lock */
+	/* The shutdown's watch for progress: the peer's acknowledged bytes
+	 * when last seen moving, and when. Under tab->lock. */
+	uint64_t acked_seen;
+	int64_t progress_ns;
+	char peer[TC_PEER_MAX]; /* immutable */
+	char name[TC_NAME_MAX]; /* under tab->lock */
 	/* Relaxed atomics: statistics, never used to order anything. */
 	_Atomic uint64_t bytes_in, msgs_in, bytes_out, msgs_out;
 };
@@ -424,12 +429,63 @@ tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns)
 	return aborted;
 }
 
-void
-tc_conntab_abort_all(struct tc_conntab *tab)
+/* Bytes c still owes its peer: queued, or in the kernel unacknowledged.
+ * Under the lock, so the fd is valid. */
+static size_t
+pending_locked(const struct tc_conn *c, struct tc_progress *p)
 {
+	if (tc_progress_read(c->fd, p) == -1)
+		p->unacked = 0;
+	return tc_outq_bytes(c->q) + p->unacked;
+}
+
+/* Aborts c and adds what it still owed to *lost (one client, its bytes). */
+static void
+abort_owing_locked(struct tc_conn *c, size_t owed, struct tc_lost *lost)
+{
+	if (!tc_conn_move(c, TC_PHASE_ABORTED, NULL) || owed == 0)
+		return;
+	lost->clients++;
+	lost->bytes += owed;
+}
+
+void
+tc_conntab_abort_all(struct tc_conntab *tab, struct tc_lost *lost)
+{
+	struct tc_progress p;
+
 	pthread_mutex_lock(&tab->lock);
-	for (size_t i = 0; i < tab->n; i++)
-		tc_conn_move(tab->conns[i], TC_PHASE_ABORTED, NULL);
+	for (size_t i = 0; i < tab->n; i++) {
+		struct tc_conn *c = tab->conns[i];
+
+		abort_owing_locked(c, pending_locked(c, &p), lost);
+	}
+	pthread_mutex_unlock(&tab->lock);
+}
+
+void
+tc_conntab_abort_stalled(struct tc_conntab *tab, int64_t stall_ns,
+                         struct tc_lost *lost)
+{
+	int64_t now = tc_clock_now_ns();
+	struct tc_progress p;
+	size_t owed;
+
+	pthread_mutex_lock(&tab->lock);
+	for (size_t i = 0; i < tab->n; i++) {
+		struct tc_conn *c = tab->conns[i];
+
+		owed = pending_locked(c, &p);
+		if (owed == 0 || p.acked != c->acked_seen ||
+		    c->progress_ns == 0) {
+			/* Delivering, or done and waiting for the FIN (its
+			 * writer's to bound): not stalled. */
+			c->acked_seen = p.acked;
+			c->progress_ns = now;
+		} else if (now - c->progress_ns >= stall_ns) {
+			abort_owing_locked(c, owed, lost);
+		}
+	}
 	pthread_mutex_unlock(&tab->lock);
 }
 

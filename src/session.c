@@ -21,6 +21,7 @@
 #include "tcpchat/console.h"
 #include "tcpchat/linebuf.h"
 #include "tcpchat/net.h"
+#include "tcpchat/progress.h"
 #include "tcpchat/trace.h"
 
 #define RECV_CHUNK 8192
@@ -448,13 +449,41 @@ send_fin(struct tc_session *s, const char *who)
 	         strerror(errno));
 }
 
-/* Sends our FIN and waits for the peer's, at most drain_ns; past that,
- * wakes the reader with SHUT_RD (never close: it may be in recv()). */
+/* How often a writer that waits for the peer's FIN looks at its progress. */
+#define FIN_WAIT_TICK_NS (250 * 1000000LL)
+
+/* Waits for the reader (the peer's FIN) while the peer makes progress: it
+ * still owes acknowledgements for what we sent, or acknowledged some
+ * lately. Gives up after drain_ns without either. True if the reader
+ * finished. */
+static bool
+wait_fin_while_progress(struct tc_session *s)
+{
+	struct tc_progress p = {0}, seen = {0};
+	int64_t now, last = tc_clock_now_ns();
+
+	(void)tc_progress_read(s->fd, &seen);
+	while (!wait_reader(s, tc_clock_now_ns() + FIN_WAIT_TICK_NS)) {
+		now = tc_clock_now_ns();
+		if (tc_progress_read(s->fd, &p) == 0 &&
+		    (p.unacked > 0 || p.acked != seen.acked)) {
+			seen = p;
+			last = now;
+		} else if (now - last >= s->room->drain_ns) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Sends our FIN and waits for the peer's; when it stops coming, wakes the
+ * reader with SHUT_RD (never close: it may be in recv()). A peer owed
+ * bytes that stops reading is cut by the table's stall checks instead. */
 static void
 close_from_server(struct tc_session *s)
 {
 	send_fin(s, "server closes: ");
-	if (!wait_reader(s, tc_clock_now_ns() + s->room->drain_ns)) {
+	if (!wait_fin_while_progress(s)) {
 		tc_trace(&s->trace, "no FIN from the peer in time");
 		/* First, so the reader does not take this for a FIN. */
 		atomic_store(&s->read_shut, true);

@@ -35,6 +35,8 @@
 #define SWEEP_MS 1000           /* how often stuck closes are looked for */
 #define STUCK_NS (2 * DRAIN_NS) /* closing longer than linger + this */
 #define CONSOLE_MAX_PENDING (1024 * 1024) /* console output queued, bytes */
+#define STALL_NS DRAIN_NS /* shutdown: a client acknowledging nothing, cut */
+#define SHUTDOWN_TICK_NS (200 * 1000000LL) /* how often it looks */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SESSION_STACK (512 * 1024) /* sanitizers need far bigger frames */
@@ -311,6 +313,25 @@ sweep_stuck_closes(void)
 		                  cut, cut == 1 ? "" : "s");
 }
 
+/* Reads a pending SIGINT, SIGTERM or /quit, so that the next one is seen
+ * as new. True when there was one. */
+static bool
+take_stop_request(void)
+{
+	struct pollfd pfd[2] = {
+	    {.fd = events.signal_fd, .events = POLLIN},
+	    {.fd = events.quit_fd, .events = POLLIN},
+	};
+	char buf[sizeof(struct signalfd_siginfo)];
+
+	if (poll(pfd, 2, 0) <= 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (pfd[i].revents & POLLIN)
+			(void)read(pfd[i].fd, buf, sizeof(buf));
+	return true;
+}
+
 /* Runs until a signal or /quit. Shortage of descriptors or memory is
  * logged once per episode and backed off, never spun on. */
 static void
@@ -335,8 +356,10 @@ accept_loop(int lfd)
 			                  strerror(errno));
 			return;
 		}
-		if (pfd[0].revents || pfd[1].revents)
+		if (pfd[0].revents || pfd[1].revents) {
+			(void)take_stop_request();
 			return;
+		}
 		if (n == 0 && backoff_ms == 0)
 			continue; /* only the sweep's tick */
 		/* The listening socket is readable, or the back-off is over. */
@@ -356,20 +379,29 @@ accept_loop(int lfd)
 	}
 }
 
-/* SPEC section 3: the notice behind what each client has queued, flush,
- * FIN, at most 5 s for the clients' FIN, then whatever is left is cut. */
-static size_t
+/* The graceful shutdown: the notice behind what each client has queued,
+ * flush, our FIN, and wait for as long as clients make progress; a client
+ * owed bytes that acknowledges nothing for STALL_NS, or everyone on a
+ * second signal, is cut. Returns what could not be delivered. */
+static struct tc_lost
 shut_down(void)
 {
 	struct tc_msg *bye = tc_proto_notice("server shutting down");
-	int64_t deadline = tc_clock_now_ns() + DRAIN_NS + DRAIN_NS / 5;
+	struct tc_lost lost = {0};
 
 	tc_conntab_close(room.tab, 0, bye);
 	tc_msg_unref(bye);
-	if (tc_room_wait_empty(&room, deadline) == 0)
-		return 0;
-	tc_conntab_abort_all(room.tab);
-	return tc_room_wait_empty(&room, tc_clock_now_ns() + DRAIN_NS);
+	while (tc_room_wait_empty(&room, tc_clock_now_ns() + SHUTDOWN_TICK_NS) >
+	       0) {
+		if (take_stop_request()) {
+			tc_console_printf(stderr, "tcpchatd: asked again: "
+			                          "cutting every connection");
+			tc_conntab_abort_all(room.tab, &lost);
+			break;
+		}
+		tc_conntab_abort_stalled(room.tab, STALL_NS, &lost);
+	}
+	return lost;
 }
 
 /* Listens where the options say, non-blocking; exits 1 when it cannot. */
@@ -391,31 +423,47 @@ listen_or_exit(const struct tc_server_opts *o, char bound[TC_ADDR_STR_MAX])
 	return lfd;
 }
 
+/* The last line on stderr when the shutdown could not deliver everything;
+ * threads still running (stuck) count as clients not served either. */
+static int
+report_lost(struct tc_lost lost, size_t stuck)
+{
+	if (lost.clients == 0 && stuck == 0)
+		return 0;
+	fprintf(stderr,
+	        "tcpchatd: %zu client%s left with %llu bytes undelivered%s\n",
+	        lost.clients + stuck, lost.clients + stuck == 1 ? "" : "s",
+	        (unsigned long long)lost.bytes,
+	        stuck > 0 ? " (some did not close)" : "");
+	return 1;
+}
+
 /* After the accept loop: the graceful shutdown, then the console, then
  * the table. Returns the exit status. */
 static int
 finish(pthread_t console_tid)
 {
+	struct tc_lost lost;
 	size_t stuck;
 
 	tc_console_printf(stderr, "tcpchatd: shutting down");
-	stuck = shut_down();
+	lost = shut_down();
+	/* The cut ones end at once: their sockets are shut down. */
+	stuck = tc_room_wait_empty(&room, tc_clock_now_ns() + DRAIN_NS);
 	tc_console_stop();
-	if (!join_console(console_tid))
-		_exit(0); /* what the console holds can never be written */
-	tc_console_fini();
-	if (stuck > 0) {
-		/* Their threads still hold the table: leave it to exit(). */
-		fprintf(stderr, "tcpchatd: %zu connections did not close\n",
-		        stuck);
-		return 0;
+	if (!join_console(console_tid)) {
+		/* What the console holds can never be written. */
+		_exit(report_lost(lost, stuck));
 	}
+	tc_console_fini();
+	if (stuck > 0) /* their threads still hold the table: exit() frees */
+		return report_lost(lost, stuck);
 	tc_conntab_free(room.tab);
 	tc_room_fini(&room);
 	close(events.signal_fd);
 	close(events.quit_fd);
 	close(events.console_fd);
-	return 0;
+	return report_lost(lost, 0);
 }
 
 int

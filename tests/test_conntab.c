@@ -447,11 +447,38 @@ START_TEST(test_abort_stale_cuts_only_long_closing_entries)
 }
 END_TEST
 
+START_TEST(test_abort_stalled_cuts_only_peers_owed_bytes_that_stand_still)
+{
+	struct fixture f;
+	struct tc_msg *m = msg("owed");
+	struct tc_lost lost = {0};
+
+	fixture_init(&f, 2, 1024);
+	ck_assert_int_eq(tc_conntab_send_to(f.tab, tc_conn_id(f.c[0]), m), 0);
+	/* The first look only starts the clocks. */
+	tc_conntab_abort_stalled(f.tab, 0, &lost);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_OPEN);
+	/* Nothing acknowledged since, with bytes still owed: cut, counted. */
+	tc_conntab_abort_stalled(f.tab, 0, &lost);
+	ck_assert_int_eq(tc_conn_phase(f.c[0]), TC_PHASE_ABORTED);
+	ck_assert_uint_eq(lost.clients, 1);
+	ck_assert_uint_eq(lost.bytes, 4);
+	/* Owed nothing: waiting for its FIN is not a stall. */
+	ck_assert_int_eq(tc_conn_phase(f.c[1]), TC_PHASE_OPEN);
+	/* Cut once, counted once. */
+	tc_conntab_abort_stalled(f.tab, 0, &lost);
+	ck_assert_uint_eq(lost.clients, 1);
+	tc_msg_unref(m);
+	fixture_fini(&f);
+}
+END_TEST
+
 START_TEST(test_abort_all_shuts_every_socket_down)
 {
 	struct tc_conntab *tab = tc_conntab_new(4);
 	struct tc_outq *q[2] = {tc_outq_new(64, NULL), tc_outq_new(64, NULL)};
 	struct tc_conn *c[2];
+	struct tc_lost lost = {0};
 	int sv[2][2];
 	char buf[8];
 
@@ -459,7 +486,10 @@ START_TEST(test_abort_all_shuts_every_socket_down)
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
 		c[i] = tc_conntab_add(tab, sv[i][0], "127.0.0.1:1", q[i]);
 	}
-	tc_conntab_abort_all(tab);
+
+	tc_conntab_abort_all(tab, &lost);
+	/* Nothing was queued or in flight: nothing owed, nothing lost. */
+	ck_assert_uint_eq(lost.clients, 0);
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(recv(sv[i][1], buf, sizeof(buf), MSG_DONTWAIT),
 		                 0);
@@ -602,6 +632,8 @@ conntab_suite(void)
 	    tc, test_close_of_a_full_queue_keeps_everything_and_the_notice);
 	tcase_add_test(tc, test_abort_stale_cuts_only_long_closing_entries);
 	tcase_add_test(tc, test_abort_all_shuts_every_socket_down);
+	tcase_add_test(
+	    tc, test_abort_stalled_cuts_only_peers_owed_bytes_that_stand_still);
 	tcase_add_test(tc, test_abort_one_leaves_the_others_alone);
 	suite_add_tcase(s, tc);
 

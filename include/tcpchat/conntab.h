@@ -113,8 +113,23 @@ size_t tc_conntab_close(struct tc_conntab *tab, unsigned id,
  * Returns how many it aborted. */
 size_t tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns);
 
-/* Aborts every connection (the end of the shutdown's grace). */
-void tc_conntab_abort_all(struct tc_conntab *tab);
+/* What a shutdown could not deliver: clients aborted while they were still
+ * owed bytes (queued, or unacknowledged in the kernel), and those bytes. */
+struct tc_lost {
+	size_t clients;
+	uint64_t bytes;
+};
+
+/* Aborts every connection (a second signal during the shutdown), adding
+ * those still owed bytes to *lost. */
+void tc_conntab_abort_all(struct tc_conntab *tab, struct tc_lost *lost);
+
+/* Aborts every connection that is owed bytes and whose peer acknowledged
+ * nothing for stall_ns, adding them to *lost; call it every so often
+ * while waiting (the first call starts every clock). A peer still
+ * reading, however slowly, is never aborted. */
+void tc_conntab_abort_stalled(struct tc_conntab *tab, int64_t stall_ns,
+                              struct tc_lost *lost);
 
 /* Number of connections in the table. */
 size_t tc_conntab_count(struct tc_conntab *tab);
