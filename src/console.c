@@ -13,11 +13,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef HAVE_READLINE
@@ -309,6 +311,67 @@ plain_input(void)
 		return -1;
 	plain_deliver(false);
 	return 0;
+}
+
+/* mkdir -p with mode 0700 for what it creates. 0, or -1 with errno. */
+static int
+make_dirs(char *path)
+{
+	char *p, saved;
+
+	for (p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		saved = *p;
+		*p = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			*p = saved;
+			return -1;
+		}
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+/* buf = the history file's path, or -1 when there is no home or no room. */
+static int
+format_history_path(const char *app, char *buf, size_t len)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	struct passwd *pw;
+	int n;
+
+	/* The XDG spec says to ignore a relative path. */
+	if (state != NULL && state[0] == '/')
+		n = snprintf(buf, len, "%s/%s/history", state, app);
+	else {
+		if ((home == NULL || home[0] == '\0') &&
+		    (pw = getpwuid(getuid())) != NULL)
+			home = pw->pw_dir;
+		if (home == NULL || home[0] == '\0')
+			return -1;
+		n = snprintf(buf, len, "%s/.local/state/%s/history", home, app);
+	}
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+const char *
+tc_console_history_path(const char *app, char *buf, size_t len)
+{
+	char *slash;
+
+	if (format_history_path(app, buf, len) == -1)
+		return NULL;
+	slash = strrchr(buf, '/');
+	*slash = '\0';
+	if (make_dirs(buf) == -1) {
+		fprintf(stderr, "%s: history: mkdir %s: %s\n",
+		        program_invocation_short_name, buf, strerror(errno));
+		return NULL;
+	}
+	*slash = '/';
+	return buf;
 }
 
 #ifdef HAVE_READLINE

@@ -37,6 +37,13 @@ struct tc_console_opts {
 	size_t max_pending;
 };
 
+/* The default history file of program app: $XDG_STATE_HOME/APP/history,
+ * else ~/.local/state/APP/history, written into buf, its directories made
+ * (mode 0700). NULL, history then kept in memory only, when there is no
+ * home, the path does not fit len, or a directory cannot be made (said on
+ * stderr). Any thread, before tc_console_init(). */
+const char *tc_console_history_path(const char *app, char *buf, size_t len);
+
 /* Sets the console up; -1 with errno on failure (pipe, memory). Before
  * threads. */
 int tc_console_init(const struct tc_console_opts *opts);
