@@ -322,13 +322,10 @@ send_line(struct tc_client *c, const char *line, size_t len)
 }
 
 /* "exit", then SHUT_WR, never close: the server may still send, and the
- * reader goes on printing until its FIN. */
+ * reader goes on printing until its FIN. Input is off already. */
 static void
-start_half_close(struct tc_client *c)
+send_exit(struct tc_client *c)
 {
-	if (!enter(c, TC_CLIENT_HALF_CLOSING, 0))
-		return;
-	tc_console_input_off();
 	if (send_line(c, "exit", 4) == -1)
 		return;
 	tc_trace(&c->tr, "sent exit");
@@ -338,6 +335,36 @@ start_half_close(struct tc_client *c)
 	}
 	tc_trace(&c->tr, "shutdown(SHUT_WR)");
 	enter(c, TC_CLIENT_HALF_CLOSED, 0);
+}
+
+/* Input ends: Ctrl-D, the end of piped input, a signal. */
+static void
+start_half_close(struct tc_client *c)
+{
+	if (!enter(c, TC_CLIENT_HALF_CLOSING, 0))
+		return;
+	tc_console_input_off();
+	send_exit(c);
+}
+
+/* The user's "exit", typed or pasted: what came after it in the same
+ * paste (lines_after in the line the console handed over, and any keys
+ * still waiting) is not sent, and the user is told. */
+static void
+exit_line(struct tc_client *c, size_t lines_after)
+{
+	size_t n;
+
+	if (!enter(c, TC_CLIENT_HALF_CLOSING, 0))
+		return;
+	n = lines_after + tc_console_drop_typeahead();
+	tc_console_input_off();
+	if (n > 0)
+		tc_console_printf(stderr,
+		                  "tcpchat: %zu pasted lines after exit were "
+		                  "not sent",
+		                  n);
+	send_exit(c);
 }
 
 /* ---- signals (console thread) ---- */
@@ -391,18 +418,52 @@ act_on_held_signal(struct tc_client *c)
 
 /* ---- the console's callbacks (console thread) ---- */
 
+/* The lines of text from p to end: one per LF, and a last one without. */
+static size_t
+count_lines(const char *p, const char *end)
+{
+	size_t n = 0;
+
+	if (p == end)
+		return 0;
+	for (const char *q = p; q < end; q++)
+		n += *q == '\n';
+	return n + (end[-1] != '\n' ? 1 : 0);
+}
+
+/* One line as the user meant it: "exit" starts the half-close, anything
+ * else is a message. rest..end is what follows it in a paste. */
+static void
+typed_line(struct tc_client *c, const char *line, size_t len, const char *rest,
+           const char *end)
+{
+	if (len == 4 && memcmp(line, "exit", 4) == 0)
+		exit_line(c, count_lines(rest, end));
+	else
+		send_line(c, line, len);
+	act_on_held_signal(c);
+}
+
+/* A paste (bracketed, which readline hands over at Enter as one line with
+ * its newlines in it) is as many lines typed one after the other; a last
+ * newline only ends the last of them. */
 static void
 on_line(void *ctx, const char *line, size_t len)
 {
 	struct tc_client *c = ctx;
+	const char *end = line + len, *p = line, *nl;
 
-	if (phase_of(c) != TC_CLIENT_OPEN)
-		return;
-	if (len == 4 && memcmp(line, "exit", 4) == 0)
-		start_half_close(c);
-	else
-		send_line(c, line, len);
-	act_on_held_signal(c);
+	while (phase_of(c) == TC_CLIENT_OPEN) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) {
+			typed_line(c, p, (size_t)(end - p), end, end);
+			return;
+		}
+		typed_line(c, p, (size_t)(nl - p), nl + 1, end);
+		p = nl + 1;
+		if (p == end)
+			return;
+	}
 }
 
 static void

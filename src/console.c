@@ -544,6 +544,69 @@ rl_teardown(void)
 		go_direct();
 }
 
+/* The markers a terminal puts around a bracketed paste. */
+static size_t
+paste_marker_len(const char *p, size_t left)
+{
+	static const char *const markers[] = {"\x1b[200~", "\x1b[201~"};
+
+	for (size_t i = 0; i < 2; i++)
+		if (left >= 6 && memcmp(p, markers[i], 6) == 0)
+			return 6;
+	return 0;
+}
+
+/* Counts the lines of keys in buf; *open carries, from one piece of the
+ * keys to the next, whether a line has begun and not yet ended, and
+ * *after_cr whether the last key was a CR (a CR LF ends one line). */
+static size_t
+count_key_lines(const char *buf, size_t len, bool *open, bool *after_cr)
+{
+	size_t n = 0, skip;
+
+	for (size_t i = 0; i < len; i++) {
+		skip = paste_marker_len(buf + i, len - i);
+		if (skip > 0) {
+			i += skip - 1;
+			continue;
+		}
+		if (buf[i] == '\n' && *after_cr) {
+			*after_cr = false;
+			continue;
+		}
+		*after_cr = buf[i] == '\r';
+		if (buf[i] == '\r' || buf[i] == '\n') {
+			n++;
+			*open = false;
+		} else {
+			*open = true;
+		}
+	}
+	return n;
+}
+
+size_t
+tc_console_drop_typeahead(void)
+{
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+	bool open = false, after_cr = false;
+	char buf[4096];
+	size_t n = 0;
+	ssize_t got;
+
+	if (!con.rl_active)
+		return 0;
+	/* The terminal is still raw (or back to cooked after Ctrl-D):
+	 * whenever poll says readable, read() returns at once. */
+	while (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0) {
+		got = read(STDIN_FILENO, buf, sizeof(buf));
+		if (got <= 0)
+			break;
+		n += count_key_lines(buf, (size_t)got, &open, &after_cr);
+	}
+	return n + (open ? 1 : 0);
+}
+
 /* Clears prompt and text, prints list above, redraws them with the
  * cursor where it was: rl_line_buffer and rl_point are untouched. */
 static void
@@ -693,6 +756,14 @@ tc_console_input_off(void)
 	rl_teardown();
 #endif
 }
+
+#ifndef HAVE_READLINE
+size_t
+tc_console_drop_typeahead(void)
+{
+	return 0;
+}
+#endif
 
 void
 tc_console_cancel_line(void)

@@ -513,6 +513,40 @@ START_TEST(test_trace_shows_each_step_of_the_close)
 }
 END_TEST
 
+/* ---- pasting (TTY) ---- */
+
+/* Four lines with "exit" third, as a terminal pastes them: bracketed
+ * (readline asks the terminal for it) and then Enter, or as plain keys,
+ * each line ending in CR. */
+static const char *const four_line_pastes[] = {
+    "\x1b[200~one\rtwo\rexit\rfour\r\x1b[201~\r",
+    "one\rtwo\rexit\rfour\r",
+};
+
+START_TEST(test_pasted_lines_go_one_by_one_and_stop_at_exit)
+{
+	struct fixture f;
+	size_t from = 0, err_from = 0;
+	char line[64];
+
+	ck_assert_int_eq(fx_start(&f, PTY, no_hist), 0);
+	wait_prompt(&f, &from);
+	ck_assert_int_eq(h_write(&f.p, four_line_pastes[_i]), 0);
+	H_EXPECT_NEXT(f.cfd, "one");
+	H_EXPECT_NEXT(f.cfd, "two");
+	H_EXPECT_NEXT(f.cfd, "exit");
+	/* Nothing after "exit" but the FIN. */
+	ck_assert_int_eq(h_read_line(f.cfd, line, sizeof(line), T_MS), -2);
+	ck_assert_int_eq(h_wait_output(&f.p, 2,
+	                               "tcpchat: 1 pasted lines after exit "
+	                               "were not sent\n",
+	                               &err_from, T_MS),
+	                 0);
+	server_talks_then_closes(&f, &from);
+	fx_release(&f);
+}
+END_TEST
+
 /* ---- the server ends it ---- */
 
 START_TEST(test_server_closing_first_exits_0_with_a_notice)
@@ -947,19 +981,25 @@ END_TEST
 /* The pty tests drive readline (prompt, editing, history): a build
  * without it (meson -Dreadline=disabled) leaves them out. */
 static void
-add_tty_test(TCase *tc, const TTest *t)
+add_tty_loop_test(TCase *tc, const TTest *t, int n_loops)
 {
 	static bool told;
 	const char *rl = getenv("TC_HAVE_READLINE");
 
 	if (rl == NULL || strcmp(rl, "0") != 0) {
-		tcase_add_test(tc, t);
+		tcase_add_loop_test(tc, t, 0, n_loops);
 		return;
 	}
 	if (!told)
 		fprintf(stderr, "skipped: tcpchat has no readline, no pty "
 		                "tests\n");
 	told = true;
+}
+
+static void
+add_tty_test(TCase *tc, const TTest *t)
+{
+	add_tty_loop_test(tc, t, 1);
 }
 
 static Suite *
@@ -989,6 +1029,12 @@ client_suite(void)
 	                    0, 2);
 	tcase_add_test(tc, test_signal_during_a_slow_send_half_closes_after_it);
 	tcase_add_test(tc, test_trace_shows_each_step_of_the_close);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("paste");
+	add_tty_loop_test(tc, test_pasted_lines_go_one_by_one_and_stop_at_exit,
+	                  2);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 

@@ -67,6 +67,13 @@ void tc_console_stop(void);
  * Console thread (on_line, on_eof and on_extra run there). */
 void tc_console_input_off(void);
 
+/* Reads and drops the keys already waiting to be read, the rest of a
+ * paste once one of its lines ended the input, and returns how many lines
+ * they held (a last one without its newline counts; the markers of a
+ * bracketed paste do not). Never blocks. 0 without readline. Console
+ * thread, before tc_console_input_off(). */
+size_t tc_console_drop_typeahead(void);
+
 /* Clears the line being edited, as Ctrl-C does in a shell. Console thread. */
 void tc_console_cancel_line(void);
 
