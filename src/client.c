@@ -337,13 +337,28 @@ send_exit(struct tc_client *c)
 	enter(c, TC_CLIENT_HALF_CLOSED, 0);
 }
 
+/* No more input. On a terminal the prompt goes, keys typed from now on
+ * are dropped (and none is left for the shell), and the user learns what
+ * the client is waiting for and how to stop it. */
+static void
+end_input(struct tc_client *c)
+{
+	if (!c->tty) {
+		tc_console_input_off();
+		return;
+	}
+	tc_console_input_discard();
+	tc_console_printf(stderr, "tcpchat: waiting for the server to close "
+	                          "(Ctrl-C leaves now)");
+}
+
 /* Input ends: Ctrl-D, the end of piped input, a signal. */
 static void
 start_half_close(struct tc_client *c)
 {
 	if (!enter(c, TC_CLIENT_HALF_CLOSING, 0))
 		return;
-	tc_console_input_off();
+	end_input(c);
 	send_exit(c);
 }
 
@@ -358,12 +373,12 @@ exit_line(struct tc_client *c, size_t lines_after)
 	if (!enter(c, TC_CLIENT_HALF_CLOSING, 0))
 		return;
 	n = lines_after + tc_console_drop_typeahead();
-	tc_console_input_off();
 	if (n > 0)
 		tc_console_printf(stderr,
 		                  "tcpchat: %zu pasted lines after exit were "
 		                  "not sent",
 		                  n);
+	end_input(c);
 	send_exit(c);
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifdef HAVE_READLINE
@@ -56,6 +57,8 @@ static struct {
 	unsigned long dropped; /* lines refused past o.max_pending */
 	/* Console thread only from here on. */
 	bool input_on;
+	bool drop_keys;       /* input off: read the keyboard and drop it */
+	bool flush_keys;      /* flush the keyboard's unread keys at the end */
 	struct tc_linebuf lb; /* plain input */
 	char *line;           /* plain input: the line handed to on_line */
 	bool rl_active;       /* set up, not yet torn down */
@@ -652,6 +655,34 @@ print_pending(void)
 	write_list(list);
 }
 
+/* Reads and drops what the keyboard has; never blocks (input() may have
+ * read what poll saw). */
+static void
+drop_keys(void)
+{
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+	char buf[256];
+	ssize_t n = 0;
+
+	if (poll(&pfd, 1, 0) != 1)
+		return;
+	if ((pfd.revents & POLLIN) != 0)
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+	/* A terminal that hung up polls readable for ever: stop watching
+	 * it. (A Ctrl-D reads as 0 bytes, once.) */
+	if ((pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 ||
+	    (n < 0 && errno != EINTR && errno != EAGAIN))
+		con.drop_keys = false;
+}
+
+/* The keys typed while input was off must not reach the next reader. */
+static void
+flush_keys(void)
+{
+	if (con.flush_keys)
+		tcflush(STDIN_FILENO, TCIFLUSH);
+}
+
 static int
 run_loop(int (*input)(void))
 {
@@ -663,8 +694,9 @@ run_loop(int (*input)(void))
 			return 0;
 		pfd[0] = (struct pollfd){.fd = con.wake[0], .events = POLLIN};
 		/* poll() skips negative fds: input off, or no extra fd. */
-		pfd[1] = (struct pollfd){.fd = con.input_on ? STDIN_FILENO : -1,
-		                         .events = POLLIN};
+		pfd[1] = (struct pollfd){
+		    .fd = con.input_on || con.drop_keys ? STDIN_FILENO : -1,
+		    .events = POLLIN};
 		pfd[2] =
 		    (struct pollfd){.fd = con.o.extra_fd, .events = POLLIN};
 		if (poll(pfd, 3, -1) < 0) {
@@ -681,6 +713,8 @@ run_loop(int (*input)(void))
 		if (pfd[1].revents != 0 && con.input_on &&
 		    !atomic_load(&con.stop) && (r = input()) != 0)
 			return r;
+		if (pfd[1].revents != 0 && !con.input_on && con.drop_keys)
+			drop_keys();
 	}
 }
 
@@ -729,6 +763,7 @@ tc_console_run(void)
 		rc = run_loop(rl_input);
 		saved = errno;
 		rl_teardown();
+		flush_keys();
 		go_direct();
 		errno = saved;
 		return rc;
@@ -736,6 +771,7 @@ tc_console_run(void)
 #endif
 	rc = run_loop(plain_input);
 	saved = errno;
+	flush_keys();
 	go_direct();
 	errno = saved;
 	return rc;
@@ -764,6 +800,14 @@ tc_console_drop_typeahead(void)
 	return 0;
 }
 #endif
+
+void
+tc_console_input_discard(void)
+{
+	if (isatty(STDIN_FILENO))
+		con.drop_keys = con.flush_keys = true;
+	tc_console_input_off();
+}
 
 void
 tc_console_cancel_line(void)
@@ -833,6 +877,8 @@ tc_console_fini(void)
 	list = take_queue();
 	pthread_mutex_unlock(&con.lock);
 	write_list(list);
+	flush_keys();
+	con.drop_keys = con.flush_keys = false;
 	tc_linebuf_fini(&con.lb);
 	free(con.line);
 	con.line = NULL;

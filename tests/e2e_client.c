@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -280,6 +281,78 @@ START_TEST(test_typed_exit_half_closes_and_keeps_printing)
 	/* Input is over: the terminal is the user's again, at once. */
 	ck_assert(tty_cooked(&f));
 	server_talks_then_closes(&f, &from);
+	fx_release(&f);
+}
+END_TEST
+
+/* The terminal settings of a new pty: what the client's pty had before
+ * the client took it (the harness leaves them as the kernel made them). */
+static struct termios
+fresh_pty_termios(void)
+{
+	struct termios t;
+	int m, s;
+
+	ck_assert_int_eq(openpty(&m, &s, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(tcgetattr(s, &t), 0);
+	close(s);
+	close(m);
+	return t;
+}
+
+/* What a shell that reads the terminal next would get at once: the
+ * slave switched to non-canonical mode shows half-typed lines too. */
+static ssize_t
+unread_keys(struct fixture *f, char *buf, size_t len)
+{
+	struct termios t;
+
+	ck_assert_int_eq(tcgetattr(f->tty_fd, &t), 0);
+	t.c_lflag &= ~(tcflag_t)ICANON;
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 0;
+	ck_assert_int_eq(tcsetattr(f->tty_fd, TCSANOW, &t), 0);
+	return read(f->tty_fd, buf, len);
+}
+
+/* After "exit" the client says what it waits for; what is typed then (a
+ * whole line and half of one) never reaches the shell that runs next,
+ * and the terminal is handed back as it was found. */
+START_TEST(test_keys_typed_while_waiting_are_not_left_for_the_shell)
+{
+	struct termios found = fresh_pty_termios(), left;
+	struct fixture f;
+	size_t from = 0, err_from = 0;
+	char buf[256];
+	ssize_t n;
+
+	ck_assert_int_eq(fx_start(&f, PTY, no_hist), 0);
+	wait_prompt(&f, &from);
+	ck_assert_int_eq(h_write(&f.p, "exit\r"), 0);
+	expect_exit_then_fin(&f);
+	ck_assert_int_eq(h_wait_output(&f.p, 2,
+	                               "tcpchat: waiting for the server to "
+	                               "close (Ctrl-C leaves now)\n",
+	                               &err_from, T_MS),
+	                 0);
+	ck_assert_int_eq(h_write(&f.p, "echo typed\rhalf a li"), 0);
+	/* Echoed: the keys are in the terminal's input buffer now. */
+	ck_assert_int_eq(h_wait_output(&f.p, 1, "half a li", &from, T_MS), 0);
+	h_close(f.cfd);
+	f.cfd = -1;
+	/* Its stderr ends as it exits: look at the terminal before the
+	 * harness reaps it and closes the pty. */
+	ck_assert_int_eq(h_wait_stream_eof(&f.p, 2, T_MS), 0);
+	ck_assert_int_eq(tcgetattr(f.tty_fd, &left), 0);
+	ck_assert_uint_eq(left.c_lflag, found.c_lflag);
+	ck_assert_uint_eq(left.c_iflag, found.c_iflag);
+	ck_assert_uint_eq(left.c_oflag, found.c_oflag);
+	ck_assert_uint_eq(left.c_cflag, found.c_cflag);
+	ck_assert_mem_eq(left.c_cc, found.c_cc, sizeof(left.c_cc));
+	n = unread_keys(&f, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	ck_assert_msg(n == 0, "left for the shell: '%s'", buf);
+	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 0);
 	fx_release(&f);
 }
 END_TEST
@@ -1020,6 +1093,8 @@ client_suite(void)
 	add_tty_test(tc, test_ctrl_d_half_closes_and_keeps_printing);
 	add_tty_test(tc, test_sigterm_half_closes);
 	add_tty_test(tc, test_ctrl_c_while_waiting_for_the_fin_stops_waiting);
+	add_tty_test(tc,
+	             test_keys_typed_while_waiting_are_not_left_for_the_shell);
 	tcase_add_test(tc, test_piped_input_is_sent_then_half_closed);
 	tcase_add_test(tc, test_end_of_piped_input_sends_exit_and_fin);
 	tcase_add_test(tc, test_sigint_half_closes_piped_client);

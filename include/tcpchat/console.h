@@ -67,6 +67,14 @@ void tc_console_stop(void);
  * Console thread (on_line, on_eof and on_extra run there). */
 void tc_console_input_off(void);
 
+/* Input is over but the terminal is still the console's until
+ * tc_console_run() ends (a client waiting for its peer to close): as
+ * tc_console_input_off(), and on a TTY the keys typed from now on are read
+ * and dropped, and what is left unread when the console ends is flushed,
+ * so that nothing typed meanwhile reaches the program that reads the
+ * terminal next (the shell). Console thread. */
+void tc_console_input_discard(void);
+
 /* Reads and drops the keys already waiting to be read, the rest of a
  * paste once one of its lines ended the input, and returns how many lines
  * they held (a last one without its newline counts; the markers of a
