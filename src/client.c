@@ -447,15 +447,16 @@ count_lines(const char *p, const char *end)
 }
 
 /* One line as the user meant it: "exit" starts the half-close, anything
- * else is a message. rest..end is what follows it in a paste. */
+ * else is a message, remembered in the history once it is sent.
+ * rest..end is what follows it in a paste. */
 static void
 typed_line(struct tc_client *c, const char *line, size_t len, const char *rest,
            const char *end)
 {
 	if (len == 4 && memcmp(line, "exit", 4) == 0)
 		exit_line(c, count_lines(rest, end));
-	else
-		send_line(c, line, len);
+	else if (send_line(c, line, len) == 0)
+		tc_console_history_add(line, len);
 	act_on_held_signal(c);
 }
 
@@ -505,6 +506,9 @@ on_signals(void *ctx)
 void
 tc_client_console_opts(struct tc_client *c, struct tc_console_opts *co)
 {
+	/* Only what was sent goes into the history: not "exit", not a
+	 * line a paste's "exit" kept back, not a whole paste as one entry. */
+	co->caller_history = true;
 	co->on_line = on_line;
 	co->on_eof = on_eof;
 	co->extra_fd = c->sig_fd;

@@ -460,7 +460,8 @@ rl_line_cb(char *line)
 		fflush(rl_outstream);
 		con.rl_eof = true;
 	} else {
-		history_add(line);
+		if (!con.o.caller_history)
+			history_add(line);
 		con.o.on_line(con.o.ctx, line, strlen(line));
 		free(line);
 	}
@@ -800,6 +801,25 @@ tc_console_drop_typeahead(void)
 	return 0;
 }
 #endif
+
+void
+tc_console_history_add(const char *line, size_t len)
+{
+#ifdef HAVE_READLINE
+	char *copy;
+
+	if (!con.rl_active)
+		return;
+	copy = strndup(line, len);
+	if (copy == NULL)
+		return;
+	history_add(copy);
+	free(copy);
+#else
+	(void)line;
+	(void)len;
+#endif
+}
 
 void
 tc_console_input_discard(void)

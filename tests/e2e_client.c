@@ -903,6 +903,39 @@ START_TEST(test_history_file_is_private_and_recalled_by_up_arrow)
 }
 END_TEST
 
+/* History holds what was sent, each line once in a row: a repeat, the
+ * "exit" and a pasted line after it that was never sent are not in it. */
+START_TEST(test_history_holds_each_line_sent_and_never_exit)
+{
+	static const char *const typed[] = {"one", "one", "two", NULL};
+	char path[256], line[64];
+	const char *opts[] = {"--history", path, NULL};
+	struct fixture f;
+	size_t from = 0;
+	char *text;
+
+	tmp_path(path, sizeof(path), "history-sent");
+	ck_assert_int_eq(fx_start(&f, PTY, opts), 0);
+	wait_prompt(&f, &from);
+	for (size_t i = 0; typed[i] != NULL; i++) {
+		ck_assert_int_eq(h_write(&f.p, h_fmt("%s\r", typed[i])), 0);
+		H_EXPECT_NEXT(f.cfd, typed[i]);
+	}
+	ck_assert_int_eq(
+	    h_write(&f.p, "\x1b[200~three\rexit\rfour\r\x1b[201~\r"), 0);
+	H_EXPECT_NEXT(f.cfd, "three");
+	H_EXPECT_NEXT(f.cfd, "exit");
+	ck_assert_int_eq(h_read_line(f.cfd, line, sizeof(line), T_MS), -2);
+	h_close(f.cfd);
+	f.cfd = -1;
+	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 0);
+	fx_release(&f);
+	text = slurp(path);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "one\ntwo\nthree\n");
+}
+END_TEST
+
 START_TEST(test_default_history_goes_under_xdg_state_home)
 {
 	static const char *const lines[] = {"remember me", NULL};
@@ -1141,6 +1174,7 @@ client_suite(void)
 
 	tc = tcase_create("history");
 	add_tty_test(tc, test_history_file_is_private_and_recalled_by_up_arrow);
+	add_tty_test(tc, test_history_holds_each_line_sent_and_never_exit);
 	add_tty_test(tc, test_default_history_goes_under_xdg_state_home);
 	add_tty_test(tc, test_no_history_writes_nothing);
 	tcase_set_timeout(tc, 60);

@@ -27,8 +27,9 @@ struct tc_client;
  * Ctrl-Z, resizing). Returns NULL with errno on failure, fd then closed. */
 struct tc_client *tc_client_new(int fd, bool tty);
 
-/* Fills on_line, on_eof, extra_fd, on_extra and ctx of co, so that the
- * console's input and the signals go to c. Before tc_console_init(co). */
+/* Fills on_line, on_eof, extra_fd, on_extra, ctx and caller_history of
+ * co, so that the console's input and the signals go to c, and only the
+ * lines c sends go into the history. Before tc_console_init(co). */
 void tc_client_console_opts(struct tc_client *c, struct tc_console_opts *co);
 
 /* Runs the connection on the console thread until it has ended: says it is

@@ -35,6 +35,9 @@ struct tc_console_opts {
 	 * past that they are dropped and counted, and it says how many
 	 * ("* N lines not shown: ...") once it catches up. */
 	size_t max_pending;
+	/* false: each line typed goes into the history as it is accepted.
+	 * true: only what the caller adds with tc_console_history_add(). */
+	bool caller_history;
 };
 
 /* The default history file of program app: $XDG_STATE_HOME/APP/history,
@@ -74,6 +77,11 @@ void tc_console_input_off(void);
  * so that nothing typed meanwhile reaches the program that reads the
  * terminal next (the shell). Console thread. */
 void tc_console_input_discard(void);
+
+/* Adds len bytes of line to the history (saved with it when the console
+ * ends), unless it is empty or the same as the last entry. A no-op when
+ * there is no history. Console thread. */
+void tc_console_history_add(const char *line, size_t len);
 
 /* Reads and drops the keys already waiting to be read, the rest of a
  * paste once one of its lines ended the input, and returns how many lines
