@@ -174,26 +174,28 @@ print_messages(struct tc_linebuf *lb, bool at_eof, char *scratch)
 		print_message(line, (size_t)len, scratch);
 }
 
-/* Returns 0 at EOF, else the errno that ended the reading. */
+/* Returns 0 at EOF, else the errno that ended the reading. Either way
+ * the last bytes, a line cut short by the FIN or a reset, are shown. */
 static int
 receive_all(struct tc_client *c, struct tc_linebuf *lb, char *scratch)
 {
 	char buf[16384];
 	ssize_t n;
+	int err = 0;
 
-	for (;;) {
+	while (err == 0) {
 		n = recv(c->fd, buf, sizeof(buf), 0);
-		if (n > 0) {
-			if (tc_linebuf_feed(lb, buf, (size_t)n) == -1)
-				return errno;
+		if (n == 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			err = errno;
+		else if (n > 0 && tc_linebuf_feed(lb, buf, (size_t)n) == -1)
+			err = errno;
+		else
 			print_messages(lb, false, scratch);
-		} else if (n == 0) {
-			print_messages(lb, true, scratch);
-			return 0;
-		} else if (errno != EINTR) {
-			return errno;
-		}
 	}
+	print_messages(lb, true, scratch);
+	return err;
 }
 
 /* An EOF is the server's FIN unless the console thread shut the socket to

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -682,6 +684,46 @@ START_TEST(test_reset_by_the_server_exits_3)
 }
 END_TEST
 
+/* A reset drops what its sender has not sent yet: waits (looking every
+ * millisecond; the kernel has no event for it) until fd has sent all. */
+static int
+wait_all_sent(int fd)
+{
+	int unsent;
+
+	for (int ms = 0; ms < T_MS; ms++) {
+		if (ioctl(fd, SIOCOUTQNSD, &unsent) == -1)
+			return -1;
+		if (unsent == 0)
+			return 0;
+		poll(NULL, 0, 1);
+	}
+	return -1;
+}
+
+/* What arrived before a reset is shown: the last line, cut short,
+ * escaped, comes before the message that the connection was lost. */
+START_TEST(test_reset_shows_the_line_that_arrived_before_it)
+{
+	struct fixture f;
+
+	ck_assert_int_eq(fx_start(&f, PIPES, NULL), 0);
+	ck_assert_int_eq(h_send(f.cfd, "whole\ncut \x1b[1m sho"), 0);
+	ck_assert_int_eq(wait_all_sent(f.cfd), 0);
+	ck_assert_int_eq(h_reset(f.cfd), 0);
+	f.cfd = -1;
+	ck_assert_int_eq(h_wait_stream_eof(&f.p, 2, T_MS), 0);
+	ck_assert_int_eq(h_wait_stream_eof(&f.p, 1, T_MS), 0);
+	ck_assert_str_eq(f.p.out, "whole\ncut \\x1b[1m sho\n");
+	ck_assert_str_eq(f.p.err, h_fmt("tcpchat: connected to 127.0.0.1:%d\n"
+	                                "tcpchat: connection lost: Connection "
+	                                "reset by peer\n",
+	                                f.port));
+	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 3);
+	fx_release(&f);
+}
+END_TEST
+
 /* ---- what the client prints ---- */
 
 START_TEST(test_terminal_controls_from_the_server_are_escaped)
@@ -1150,6 +1192,7 @@ client_suite(void)
 	tcase_add_test(tc, test_server_closing_first_exits_0_with_a_notice);
 	add_tty_test(tc, test_server_closing_first_restores_tty_and_exits_0);
 	tcase_add_test(tc, test_reset_by_the_server_exits_3);
+	tcase_add_test(tc, test_reset_shows_the_line_that_arrived_before_it);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
