@@ -34,7 +34,7 @@
 /* The connection's life. Arrows are the only steps enter() allows; who
  * takes each is in brackets (C the console thread, R the reader).
  *
- *                   exit, Ctrl-D, end of input, SIGTERM [C]
+ *                exit, Ctrl-D, end of input, SIGTERM, SIGHUP [C]
  *        OPEN ------------------------------------> HALF_CLOSING
  *         |                                          |        |
  *         | server's FIN [R]          "exit" and     |        | server's
