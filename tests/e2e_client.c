@@ -592,10 +592,11 @@ END_TEST
 
 /* Four lines with "exit" third, as a terminal pastes them: bracketed
  * (readline asks the terminal for it) and then Enter, or as plain keys,
- * each line ending in CR. */
+ * each line ending in CR, or in LF. */
 static const char *const four_line_pastes[] = {
     "\x1b[200~one\rtwo\rexit\rfour\r\x1b[201~\r",
     "one\rtwo\rexit\rfour\r",
+    "one\ntwo\nexit\nfour",
 };
 
 START_TEST(test_pasted_lines_go_one_by_one_and_stop_at_exit)
@@ -1184,7 +1185,7 @@ client_suite(void)
 
 	tc = tcase_create("paste");
 	add_tty_loop_test(tc, test_pasted_lines_go_one_by_one_and_stop_at_exit,
-	                  2);
+	                  3);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
