@@ -13,11 +13,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifdef HAVE_READLINE
@@ -54,6 +57,8 @@ static struct {
 	unsigned long dropped; /* lines refused past o.max_pending */
 	/* Console thread only from here on. */
 	bool input_on;
+	bool drop_keys;       /* input off: read the keyboard and drop it */
+	bool flush_keys;      /* flush the keyboard's unread keys at the end */
 	struct tc_linebuf lb; /* plain input */
 	char *line;           /* plain input: the line handed to on_line */
 	bool rl_active;       /* set up, not yet torn down */
@@ -311,6 +316,67 @@ plain_input(void)
 	return 0;
 }
 
+/* mkdir -p with mode 0700 for what it creates. 0, or -1 with errno. */
+static int
+make_dirs(char *path)
+{
+	char *p, saved;
+
+	for (p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		saved = *p;
+		*p = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			*p = saved;
+			return -1;
+		}
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+/* buf = the history file's path, or -1 when there is no home or no room. */
+static int
+format_history_path(const char *app, char *buf, size_t len)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	struct passwd *pw;
+	int n;
+
+	/* The XDG spec says to ignore a relative path. */
+	if (state != NULL && state[0] == '/')
+		n = snprintf(buf, len, "%s/%s/history", state, app);
+	else {
+		if ((home == NULL || home[0] == '\0') &&
+		    (pw = getpwuid(getuid())) != NULL)
+			home = pw->pw_dir;
+		if (home == NULL || home[0] == '\0')
+			return -1;
+		n = snprintf(buf, len, "%s/.local/state/%s/history", home, app);
+	}
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+const char *
+tc_console_history_path(const char *app, char *buf, size_t len)
+{
+	char *slash;
+
+	if (format_history_path(app, buf, len) == -1)
+		return NULL;
+	slash = strrchr(buf, '/');
+	*slash = '\0';
+	if (make_dirs(buf) == -1) {
+		fprintf(stderr, "%s: history: mkdir %s: %s\n",
+		        program_invocation_short_name, buf, strerror(errno));
+		return NULL;
+	}
+	*slash = '/';
+	return buf;
+}
+
 #ifdef HAVE_READLINE
 static void
 history_add(const char *line)
@@ -394,7 +460,8 @@ rl_line_cb(char *line)
 		fflush(rl_outstream);
 		con.rl_eof = true;
 	} else {
-		history_add(line);
+		if (!con.o.caller_history)
+			history_add(line);
 		con.o.on_line(con.o.ctx, line, strlen(line));
 		free(line);
 	}
@@ -481,6 +548,69 @@ rl_teardown(void)
 		go_direct();
 }
 
+/* The markers a terminal puts around a bracketed paste. */
+static size_t
+paste_marker_len(const char *p, size_t left)
+{
+	static const char *const markers[] = {"\x1b[200~", "\x1b[201~"};
+
+	for (size_t i = 0; i < 2; i++)
+		if (left >= 6 && memcmp(p, markers[i], 6) == 0)
+			return 6;
+	return 0;
+}
+
+/* Counts the lines of keys in buf; *open carries, from one piece of the
+ * keys to the next, whether a line has begun and not yet ended, and
+ * *after_cr whether the last key was a CR (a CR LF ends one line). */
+static size_t
+count_key_lines(const char *buf, size_t len, bool *open, bool *after_cr)
+{
+	size_t n = 0, skip;
+
+	for (size_t i = 0; i < len; i++) {
+		skip = paste_marker_len(buf + i, len - i);
+		if (skip > 0) {
+			i += skip - 1;
+			continue;
+		}
+		if (buf[i] == '\n' && *after_cr) {
+			*after_cr = false;
+			continue;
+		}
+		*after_cr = buf[i] == '\r';
+		if (buf[i] == '\r' || buf[i] == '\n') {
+			n++;
+			*open = false;
+		} else {
+			*open = true;
+		}
+	}
+	return n;
+}
+
+size_t
+tc_console_drop_typeahead(void)
+{
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+	bool open = false, after_cr = false;
+	char buf[4096];
+	size_t n = 0;
+	ssize_t got;
+
+	if (!con.rl_active)
+		return 0;
+	/* The terminal is still raw (or back to cooked after Ctrl-D):
+	 * whenever poll says readable, read() returns at once. */
+	while (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0) {
+		got = read(STDIN_FILENO, buf, sizeof(buf));
+		if (got <= 0)
+			break;
+		n += count_key_lines(buf, (size_t)got, &open, &after_cr);
+	}
+	return n + (open ? 1 : 0);
+}
+
 /* Clears prompt and text, prints list above, redraws them with the
  * cursor where it was: rl_line_buffer and rl_point are untouched. */
 static void
@@ -526,6 +656,34 @@ print_pending(void)
 	write_list(list);
 }
 
+/* Reads and drops what the keyboard has; never blocks (input() may have
+ * read what poll saw). */
+static void
+drop_keys(void)
+{
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+	char buf[256];
+	ssize_t n = 0;
+
+	if (poll(&pfd, 1, 0) != 1)
+		return;
+	if ((pfd.revents & POLLIN) != 0)
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+	/* A terminal that hung up polls readable for ever: stop watching
+	 * it. (A Ctrl-D reads as 0 bytes, once.) */
+	if ((pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 ||
+	    (n < 0 && errno != EINTR && errno != EAGAIN))
+		con.drop_keys = false;
+}
+
+/* The keys typed while input was off must not reach the next reader. */
+static void
+flush_keys(void)
+{
+	if (con.flush_keys)
+		tcflush(STDIN_FILENO, TCIFLUSH);
+}
+
 static int
 run_loop(int (*input)(void))
 {
@@ -537,8 +695,9 @@ run_loop(int (*input)(void))
 			return 0;
 		pfd[0] = (struct pollfd){.fd = con.wake[0], .events = POLLIN};
 		/* poll() skips negative fds: input off, or no extra fd. */
-		pfd[1] = (struct pollfd){.fd = con.input_on ? STDIN_FILENO : -1,
-		                         .events = POLLIN};
+		pfd[1] = (struct pollfd){
+		    .fd = con.input_on || con.drop_keys ? STDIN_FILENO : -1,
+		    .events = POLLIN};
 		pfd[2] =
 		    (struct pollfd){.fd = con.o.extra_fd, .events = POLLIN};
 		if (poll(pfd, 3, -1) < 0) {
@@ -555,6 +714,8 @@ run_loop(int (*input)(void))
 		if (pfd[1].revents != 0 && con.input_on &&
 		    !atomic_load(&con.stop) && (r = input()) != 0)
 			return r;
+		if (pfd[1].revents != 0 && !con.input_on && con.drop_keys)
+			drop_keys();
 	}
 }
 
@@ -603,6 +764,7 @@ tc_console_run(void)
 		rc = run_loop(rl_input);
 		saved = errno;
 		rl_teardown();
+		flush_keys();
 		go_direct();
 		errno = saved;
 		return rc;
@@ -610,6 +772,7 @@ tc_console_run(void)
 #endif
 	rc = run_loop(plain_input);
 	saved = errno;
+	flush_keys();
 	go_direct();
 	errno = saved;
 	return rc;
@@ -629,6 +792,41 @@ tc_console_input_off(void)
 #ifdef HAVE_READLINE
 	rl_teardown();
 #endif
+}
+
+#ifndef HAVE_READLINE
+size_t
+tc_console_drop_typeahead(void)
+{
+	return 0;
+}
+#endif
+
+void
+tc_console_history_add(const char *line, size_t len)
+{
+#ifdef HAVE_READLINE
+	char *copy;
+
+	if (!con.rl_active)
+		return;
+	copy = strndup(line, len);
+	if (copy == NULL)
+		return;
+	history_add(copy);
+	free(copy);
+#else
+	(void)line;
+	(void)len;
+#endif
+}
+
+void
+tc_console_input_discard(void)
+{
+	if (isatty(STDIN_FILENO))
+		con.drop_keys = con.flush_keys = true;
+	tc_console_input_off();
 }
 
 void
@@ -699,6 +897,8 @@ tc_console_fini(void)
 	list = take_queue();
 	pthread_mutex_unlock(&con.lock);
 	write_list(list);
+	flush_keys();
+	con.drop_keys = con.flush_keys = false;
 	tc_linebuf_fini(&con.lb);
 	free(con.line);
 	con.line = NULL;

@@ -8,13 +8,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -285,6 +288,78 @@ START_TEST(test_typed_exit_half_closes_and_keeps_printing)
 }
 END_TEST
 
+/* The terminal settings of a new pty: what the client's pty had before
+ * the client took it (the harness leaves them as the kernel made them). */
+static struct termios
+fresh_pty_termios(void)
+{
+	struct termios t;
+	int m, s;
+
+	ck_assert_int_eq(openpty(&m, &s, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(tcgetattr(s, &t), 0);
+	close(s);
+	close(m);
+	return t;
+}
+
+/* What a shell that reads the terminal next would get at once: the
+ * slave switched to non-canonical mode shows half-typed lines too. */
+static ssize_t
+unread_keys(struct fixture *f, char *buf, size_t len)
+{
+	struct termios t;
+
+	ck_assert_int_eq(tcgetattr(f->tty_fd, &t), 0);
+	t.c_lflag &= ~(tcflag_t)ICANON;
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 0;
+	ck_assert_int_eq(tcsetattr(f->tty_fd, TCSANOW, &t), 0);
+	return read(f->tty_fd, buf, len);
+}
+
+/* After "exit" the client says what it waits for; what is typed then (a
+ * whole line and half of one) never reaches the shell that runs next,
+ * and the terminal is handed back as it was found. */
+START_TEST(test_keys_typed_while_waiting_are_not_left_for_the_shell)
+{
+	struct termios found = fresh_pty_termios(), left;
+	struct fixture f;
+	size_t from = 0, err_from = 0;
+	char buf[256];
+	ssize_t n;
+
+	ck_assert_int_eq(fx_start(&f, PTY, no_hist), 0);
+	wait_prompt(&f, &from);
+	ck_assert_int_eq(h_write(&f.p, "exit\r"), 0);
+	expect_exit_then_fin(&f);
+	ck_assert_int_eq(h_wait_output(&f.p, 2,
+	                               "tcpchat: waiting for the server to "
+	                               "close (Ctrl-C leaves now)\n",
+	                               &err_from, T_MS),
+	                 0);
+	ck_assert_int_eq(h_write(&f.p, "echo typed\rhalf a li"), 0);
+	/* Echoed: the keys are in the terminal's input buffer now. */
+	ck_assert_int_eq(h_wait_output(&f.p, 1, "half a li", &from, T_MS), 0);
+	h_close(f.cfd);
+	f.cfd = -1;
+	/* Its stderr ends as it exits: look at the terminal before the
+	 * harness reaps it and closes the pty. */
+	ck_assert_int_eq(h_wait_stream_eof(&f.p, 2, T_MS), 0);
+	ck_assert_int_eq(tcgetattr(f.tty_fd, &left), 0);
+	ck_assert_uint_eq(left.c_lflag, found.c_lflag);
+	ck_assert_uint_eq(left.c_iflag, found.c_iflag);
+	ck_assert_uint_eq(left.c_oflag, found.c_oflag);
+	ck_assert_uint_eq(left.c_cflag, found.c_cflag);
+	ck_assert_mem_eq(left.c_cc, found.c_cc, sizeof(left.c_cc));
+	n = unread_keys(&f, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	ck_assert_msg(n == 0, "left for the shell: '%s'", buf);
+	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 0);
+	fx_release(&f);
+}
+END_TEST
+
 START_TEST(test_ctrl_c_while_waiting_for_the_fin_stops_waiting)
 {
 	struct fixture f;
@@ -514,6 +589,41 @@ START_TEST(test_trace_shows_each_step_of_the_close)
 }
 END_TEST
 
+/* ---- pasting (TTY) ---- */
+
+/* Four lines with "exit" third, as a terminal pastes them: bracketed
+ * (readline asks the terminal for it) and then Enter, or as plain keys,
+ * each line ending in CR, or in LF. */
+static const char *const four_line_pastes[] = {
+    "\x1b[200~one\rtwo\rexit\rfour\r\x1b[201~\r",
+    "one\rtwo\rexit\rfour\r",
+    "one\ntwo\nexit\nfour",
+};
+
+START_TEST(test_pasted_lines_go_one_by_one_and_stop_at_exit)
+{
+	struct fixture f;
+	size_t from = 0, err_from = 0;
+	char line[64];
+
+	ck_assert_int_eq(fx_start(&f, PTY, no_hist), 0);
+	wait_prompt(&f, &from);
+	ck_assert_int_eq(h_write(&f.p, four_line_pastes[_i]), 0);
+	H_EXPECT_NEXT(f.cfd, "one");
+	H_EXPECT_NEXT(f.cfd, "two");
+	H_EXPECT_NEXT(f.cfd, "exit");
+	/* Nothing after "exit" but the FIN. */
+	ck_assert_int_eq(h_read_line(f.cfd, line, sizeof(line), T_MS), -2);
+	ck_assert_int_eq(h_wait_output(&f.p, 2,
+	                               "tcpchat: 1 pasted lines after exit "
+	                               "were not sent\n",
+	                               &err_from, T_MS),
+	                 0);
+	server_talks_then_closes(&f, &from);
+	fx_release(&f);
+}
+END_TEST
+
 /* ---- the server ends it ---- */
 
 START_TEST(test_server_closing_first_exits_0_with_a_notice)
@@ -571,6 +681,46 @@ START_TEST(test_reset_by_the_server_exits_3)
 	                               "reset by peer\n",
 	                               &(size_t){0}, T_MS),
 	                 0);
+	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 3);
+	fx_release(&f);
+}
+END_TEST
+
+/* A reset drops what its sender has not sent yet: waits (looking every
+ * millisecond; the kernel has no event for it) until fd has sent all. */
+static int
+wait_all_sent(int fd)
+{
+	int unsent;
+
+	for (int ms = 0; ms < T_MS; ms++) {
+		if (ioctl(fd, SIOCOUTQNSD, &unsent) == -1)
+			return -1;
+		if (unsent == 0)
+			return 0;
+		poll(NULL, 0, 1);
+	}
+	return -1;
+}
+
+/* What arrived before a reset is shown: the last line, cut short,
+ * escaped, comes before the message that the connection was lost. */
+START_TEST(test_reset_shows_the_line_that_arrived_before_it)
+{
+	struct fixture f;
+
+	ck_assert_int_eq(fx_start(&f, PIPES, NULL), 0);
+	ck_assert_int_eq(h_send(f.cfd, "whole\ncut \x1b[1m sho"), 0);
+	ck_assert_int_eq(wait_all_sent(f.cfd), 0);
+	ck_assert_int_eq(h_reset(f.cfd), 0);
+	f.cfd = -1;
+	ck_assert_int_eq(h_wait_stream_eof(&f.p, 2, T_MS), 0);
+	ck_assert_int_eq(h_wait_stream_eof(&f.p, 1, T_MS), 0);
+	ck_assert_str_eq(f.p.out, "whole\ncut \\x1b[1m sho\n");
+	ck_assert_str_eq(f.p.err, h_fmt("tcpchat: connected to 127.0.0.1:%d\n"
+	                                "tcpchat: connection lost: Connection "
+	                                "reset by peer\n",
+	                                f.port));
 	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 3);
 	fx_release(&f);
 }
@@ -797,6 +947,39 @@ START_TEST(test_history_file_is_private_and_recalled_by_up_arrow)
 }
 END_TEST
 
+/* History holds what was sent, each line once in a row: a repeat, the
+ * "exit" and a pasted line after it that was never sent are not in it. */
+START_TEST(test_history_holds_each_line_sent_and_never_exit)
+{
+	static const char *const typed[] = {"one", "one", "two", NULL};
+	char path[256], line[64];
+	const char *opts[] = {"--history", path, NULL};
+	struct fixture f;
+	size_t from = 0;
+	char *text;
+
+	tmp_path(path, sizeof(path), "history-sent");
+	ck_assert_int_eq(fx_start(&f, PTY, opts), 0);
+	wait_prompt(&f, &from);
+	for (size_t i = 0; typed[i] != NULL; i++) {
+		ck_assert_int_eq(h_write(&f.p, h_fmt("%s\r", typed[i])), 0);
+		H_EXPECT_NEXT(f.cfd, typed[i]);
+	}
+	ck_assert_int_eq(
+	    h_write(&f.p, "\x1b[200~three\rexit\rfour\r\x1b[201~\r"), 0);
+	H_EXPECT_NEXT(f.cfd, "three");
+	H_EXPECT_NEXT(f.cfd, "exit");
+	ck_assert_int_eq(h_read_line(f.cfd, line, sizeof(line), T_MS), -2);
+	h_close(f.cfd);
+	f.cfd = -1;
+	ck_assert_int_eq(h_wait_exit(&f.p, T_MS), 0);
+	fx_release(&f);
+	text = slurp(path);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "one\ntwo\nthree\n");
+}
+END_TEST
+
 START_TEST(test_default_history_goes_under_xdg_state_home)
 {
 	static const char *const lines[] = {"remember me", NULL};
@@ -948,19 +1131,25 @@ END_TEST
 /* The pty tests drive readline (prompt, editing, history): a build
  * without it (meson -Dreadline=disabled) leaves them out. */
 static void
-add_tty_test(TCase *tc, const TTest *t)
+add_tty_loop_test(TCase *tc, const TTest *t, int n_loops)
 {
 	static bool told;
 	const char *rl = getenv("TC_HAVE_READLINE");
 
 	if (rl == NULL || strcmp(rl, "0") != 0) {
-		tcase_add_test(tc, t);
+		tcase_add_loop_test(tc, t, 0, n_loops);
 		return;
 	}
 	if (!told)
 		fprintf(stderr, "skipped: tcpchat has no readline, no pty "
 		                "tests\n");
 	told = true;
+}
+
+static void
+add_tty_test(TCase *tc, const TTest *t)
+{
+	add_tty_loop_test(tc, t, 1);
 }
 
 static Suite *
@@ -981,6 +1170,8 @@ client_suite(void)
 	add_tty_test(tc, test_ctrl_d_half_closes_and_keeps_printing);
 	add_tty_test(tc, test_sigterm_half_closes);
 	add_tty_test(tc, test_ctrl_c_while_waiting_for_the_fin_stops_waiting);
+	add_tty_test(tc,
+	             test_keys_typed_while_waiting_are_not_left_for_the_shell);
 	tcase_add_test(tc, test_piped_input_is_sent_then_half_closed);
 	tcase_add_test(tc, test_end_of_piped_input_sends_exit_and_fin);
 	tcase_add_test(tc, test_sigint_half_closes_piped_client);
@@ -993,10 +1184,17 @@ client_suite(void)
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("paste");
+	add_tty_loop_test(tc, test_pasted_lines_go_one_by_one_and_stop_at_exit,
+	                  3);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("server_ends");
 	tcase_add_test(tc, test_server_closing_first_exits_0_with_a_notice);
 	add_tty_test(tc, test_server_closing_first_restores_tty_and_exits_0);
 	tcase_add_test(tc, test_reset_by_the_server_exits_3);
+	tcase_add_test(tc, test_reset_shows_the_line_that_arrived_before_it);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
@@ -1021,6 +1219,7 @@ client_suite(void)
 
 	tc = tcase_create("history");
 	add_tty_test(tc, test_history_file_is_private_and_recalled_by_up_arrow);
+	add_tty_test(tc, test_history_holds_each_line_sent_and_never_exit);
 	add_tty_test(tc, test_default_history_goes_under_xdg_state_home);
 	add_tty_test(tc, test_no_history_writes_nothing);
 	tcase_set_timeout(tc, 60);

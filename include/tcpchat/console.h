@@ -35,7 +35,17 @@ struct tc_console_opts {
 	 * past that they are dropped and counted, and it says how many
 	 * ("* N lines not shown: ...") once it catches up. */
 	size_t max_pending;
+	/* false: each line typed goes into the history as it is accepted.
+	 * true: only what the caller adds with tc_console_history_add(). */
+	bool caller_history;
 };
+
+/* The default history file of program app: $XDG_STATE_HOME/APP/history,
+ * else ~/.local/state/APP/history, written into buf, its directories made
+ * (mode 0700). NULL, history then kept in memory only, when there is no
+ * home, the path does not fit len, or a directory cannot be made (said on
+ * stderr). Any thread, before tc_console_init(). */
+const char *tc_console_history_path(const char *app, char *buf, size_t len);
 
 /* Sets the console up; -1 with errno on failure (pipe, memory). Before
  * threads. */
@@ -59,6 +69,26 @@ void tc_console_stop(void);
  * prompt goes and the terminal is restored (and history saved) at once.
  * Console thread (on_line, on_eof and on_extra run there). */
 void tc_console_input_off(void);
+
+/* Input is over but the terminal is still the console's until
+ * tc_console_run() ends (a client waiting for its peer to close): as
+ * tc_console_input_off(), and on a TTY the keys typed from now on are read
+ * and dropped, and what is left unread when the console ends is flushed,
+ * so that nothing typed meanwhile reaches the program that reads the
+ * terminal next (the shell). Console thread. */
+void tc_console_input_discard(void);
+
+/* Adds len bytes of line to the history (saved with it when the console
+ * ends), unless it is empty or the same as the last entry. A no-op when
+ * there is no history. Console thread. */
+void tc_console_history_add(const char *line, size_t len);
+
+/* Reads and drops the keys already waiting to be read, the rest of a
+ * paste once one of its lines ended the input, and returns how many lines
+ * they held (a last one without its newline counts; the markers of a
+ * bracketed paste do not). Never blocks. 0 without readline. Console
+ * thread, before tc_console_input_off(). */
+size_t tc_console_drop_typeahead(void);
 
 /* Clears the line being edited, as Ctrl-C does in a shell. Console thread. */
 void tc_console_cancel_line(void);
