@@ -35,6 +35,11 @@ struct tc_console_opts {
 	 * past that they are dropped and counted, and it says how many
 	 * ("* N lines not shown: ...") once it catches up. */
 	size_t max_pending;
+	/* Optional, with readline: Ctrl-D on an empty line calls this (on
+	 * the console thread) instead of ending input, and the console goes
+	 * on with a fresh prompt; for a console that must not end by a slip
+	 * of the finger. The terminal going away still ends input. */
+	void (*on_eof_key)(void *ctx);
 };
 
 /* Sets the console up; -1 with errno on failure (pipe, memory). Before
@@ -62,6 +67,11 @@ void tc_console_input_off(void);
 
 /* Clears the line being edited, as Ctrl-C does in a shell. Console thread. */
 void tc_console_cancel_line(void);
+
+/* True when there is nothing to clear: no text being edited, no search or
+ * half-typed key sequence; always true without readline. Console
+ * thread. */
+bool tc_console_line_is_empty(void);
 
 /* Tells readline the terminal size changed (after SIGWINCH, which the
  * caller blocks and reads, e.g. from its signalfd). Console thread. */
