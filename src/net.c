@@ -7,10 +7,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -119,13 +121,11 @@ resolve(const char *host, const char *port, int family, int flags,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = flags;
 	rc = getaddrinfo(host, port, &hints, res);
-	if (rc != 0) {
+	if (rc != 0)
 		snprintf(err, errlen, "resolve %s port %s: %s",
 		         host ? host : "*", port,
 		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 int
@@ -143,12 +143,12 @@ tc_net_listen(const char *addr, const char *port, int backlog,
 		family = AF_INET6;
 	}
 	if (resolve(host, port, family, AI_PASSIVE | AI_NUMERICSERV, &res, err,
-	            errlen) == -1) {
+	            errlen) != 0) {
 		if (addr != NULL)
 			return -1;
 		family = AF_INET;
 		if (resolve("0.0.0.0", port, family, AI_PASSIVE, &res, err,
-		            errlen) == -1)
+		            errlen) != 0)
 			return -1;
 	}
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
@@ -212,8 +212,9 @@ resolve_numeric(const char *host, const char *port, int family,
 }
 
 /* Names: AI_ADDRCONFIG keeps IPv6 answers away from an IPv4-only host,
- * but it ignores loopback, so offline it refuses "localhost" too; then
- * the lookup is made once more without it. */
+ * but it does not count loopback, so offline it may refuse "localhost"
+ * too; when it left no address, the lookup is made once more without it
+ * (not after a resolver failure: that would only wait twice). */
 static int
 resolve_connect(const char *host, const char *port, int family,
                 struct addrinfo **res, char *err, size_t errlen)
@@ -222,9 +223,25 @@ resolve_connect(const char *host, const char *port, int family,
 
 	if (rc != 1)
 		return rc;
-	if (resolve(host, port, family, AI_ADDRCONFIG, res, err, errlen) == 0)
-		return 0;
-	return resolve(host, port, family, 0, res, err, errlen);
+	rc = resolve(host, port, family, AI_ADDRCONFIG, res, err, errlen);
+	if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY || rc == EAI_NODATA)
+		rc = resolve(host, port, family, 0, res, err, errlen);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Whether any interface has an address of family, loopback included. */
+static bool
+family_configured(int family)
+{
+	struct ifaddrs *all, *i;
+	bool found = false;
+
+	if (getifaddrs(&all) == -1)
+		return true; /* cannot tell: do not claim it is missing */
+	for (i = all; i != NULL && !found; i = i->ifa_next)
+		found = i->ifa_addr != NULL && i->ifa_addr->sa_family == family;
+	freeifaddrs(all);
+	return found;
 }
 
 /* Milliseconds of CLOCK_MONOTONIC, for the connect deadline. */
@@ -307,9 +324,11 @@ connect_error(const struct addrinfo *ai, int saved, int timeout_ms, char *err,
 	if (saved == ETIMEDOUT && timeout_ms >= 0)
 		snprintf(err, errlen, "connect %s: timed out after %d s", where,
 		         (timeout_ms + 999) / 1000);
-	else if (saved == EAFNOSUPPORT || saved == EADDRNOTAVAIL)
+	else if (saved == EAFNOSUPPORT ||
+	         (saved == EADDRNOTAVAIL && !family_configured(ai->ai_family)))
 		/* No socket of that family, or no address of it to send
-		 * from: the machine has no IPv6 (or no IPv4) at all. */
+		 * from: the machine has no IPv6 (or no IPv4) at all. Else
+		 * EADDRNOTAVAIL is the usual text (out of local ports). */
 		snprintf(err, errlen, "connect %s: %s not available here: %s",
 		         where, family_name(ai->ai_family), strerror(saved));
 	else
