@@ -1,5 +1,5 @@
 /* e2e_console: the server console's keys, driven through a pseudo-terminal
- * as an operator's terminal drives them (SPEC section 3).
+ * as an operator's terminal drives them.
  *
  * tcpchatd runs on a pty: the prompt, Ctrl-C on a half-typed and on an
  * empty line, Ctrl-C twice, Ctrl-D, history, and a SIGINT sent with
