@@ -183,8 +183,8 @@ START_TEST(test_ipv6_address_with_dash_4_names_the_families)
 }
 END_TEST
 
-/* Turns IPv6 off in this namespace only; false when the kernel has none
- * to turn off (then it is off already). */
+/* Turns IPv6 off in this namespace only; a kernel without IPv6 has it
+ * off already. */
 static void
 disable_ipv6(void)
 {
