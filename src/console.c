@@ -449,9 +449,27 @@ remove_handler(void)
 	con.rl_handler = false;
 }
 
+/* Ctrl-D on an empty line, when the owner asked to hear of it instead of
+ * an end of input: readline prompts again once this callback returns.
+ * False for a real end (the terminal gone: rl_getc_cb saw it). */
+static bool
+eof_is_only_a_key(void)
+{
+	if (con.o.on_eof_key == NULL || con.rl_eof)
+		return false;
+	/* The prompt goes; readline draws a fresh one after the owner's
+	 * notice, so the key leaves only that line behind. */
+	rl_clear_visible_line();
+	fflush(rl_outstream);
+	con.o.on_eof_key(con.o.ctx);
+	return true;
+}
+
 static void
 rl_line_cb(char *line)
 {
+	if (line == NULL && eof_is_only_a_key())
+		return;
 	con.in_handler = true;
 	if (line == NULL) {
 		/* Readline leaves the cursor after the prompt. */
@@ -848,6 +866,18 @@ tc_console_cancel_line(void)
 	using_history();
 	rl_redisplay();
 #endif
+}
+
+bool
+tc_console_line_is_empty(void)
+{
+#ifdef HAVE_READLINE
+	if (con.rl_handler && !con.in_handler)
+		return rl_end == 0 &&
+		       !RL_ISSTATE(RL_STATE_ISEARCH | RL_STATE_NSEARCH |
+		                   RL_STATE_NUMERICARG | RL_STATE_MULTIKEY);
+#endif
+	return true;
 }
 
 void

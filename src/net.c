@@ -6,12 +6,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 char *
@@ -117,13 +121,11 @@ resolve(const char *host, const char *port, int family, int flags,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = flags;
 	rc = getaddrinfo(host, port, &hints, res);
-	if (rc != 0) {
+	if (rc != 0)
 		snprintf(err, errlen, "resolve %s port %s: %s",
 		         host ? host : "*", port,
 		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 int
@@ -141,12 +143,12 @@ tc_net_listen(const char *addr, const char *port, int backlog,
 		family = AF_INET6;
 	}
 	if (resolve(host, port, family, AI_PASSIVE | AI_NUMERICSERV, &res, err,
-	            errlen) == -1) {
+	            errlen) != 0) {
 		if (addr != NULL)
 			return -1;
 		family = AF_INET;
 		if (resolve("0.0.0.0", port, family, AI_PASSIVE, &res, err,
-		            errlen) == -1)
+		            errlen) != 0)
 			return -1;
 	}
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
@@ -173,42 +175,202 @@ tc_net_listen(const char *addr, const char *port, int backlog,
 	return fd;
 }
 
+static const char *
+family_name(int family)
+{
+	return family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+/* A numeric host is parsed without the network, and never with
+ * AI_ADDRCONFIG: on a machine with loopback only that flag refuses even
+ * 127.0.0.1 ("Name or service not known"). Returns 1 when host is not a
+ * numeric address, 0 with *res set, -1 with a reason in err: a numeric
+ * address of the family that -4 or -6 excludes. */
+static int
+resolve_numeric(const char *host, const char *port, int family,
+                struct addrinfo **res, char *err, size_t errlen)
+{
+	struct addrinfo hints, *ai;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return 1; /* a name, or a bad port: the full lookup says */
+	if (family != AF_UNSPEC && ai->ai_family != family) {
+		snprintf(err, errlen,
+		         "resolve %s: an %s address, but -%c asks "
+		         "for %s",
+		         host, family_name(ai->ai_family),
+		         family == AF_INET ? '4' : '6', family_name(family));
+		freeaddrinfo(ai);
+		return -1;
+	}
+	*res = ai;
+	return 0;
+}
+
+/* Names: AI_ADDRCONFIG keeps IPv6 answers away from an IPv4-only host,
+ * but it does not count loopback, so offline it may refuse "localhost"
+ * too; when it left no address, the lookup is made once more without it
+ * (not after a resolver failure: that would only wait twice). */
+static int
+resolve_connect(const char *host, const char *port, int family,
+                struct addrinfo **res, char *err, size_t errlen)
+{
+	int rc = resolve_numeric(host, port, family, res, err, errlen);
+
+	if (rc != 1)
+		return rc;
+	rc = resolve(host, port, family, AI_ADDRCONFIG, res, err, errlen);
+	if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY || rc == EAI_NODATA)
+		rc = resolve(host, port, family, 0, res, err, errlen);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Whether any interface has an address of family, loopback included. */
+static bool
+family_configured(int family)
+{
+	struct ifaddrs *all, *i;
+	bool found = false;
+
+	if (getifaddrs(&all) == -1)
+		return true; /* cannot tell: do not claim it is missing */
+	for (i = all; i != NULL && !found; i = i->ifa_next)
+		found = i->ifa_addr != NULL && i->ifa_addr->sa_family == family;
+	freeifaddrs(all);
+	return found;
+}
+
+/* Milliseconds of CLOCK_MONOTONIC, for the connect deadline. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for a non-blocking connect on fd to finish, until deadline_ms (-1:
+ * no deadline). 0 once connected; -1 with errno: the connect's own error
+ * (SO_ERROR), ETIMEDOUT at the deadline, or poll's. */
+static int
+wait_connected(int fd, long long deadline_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	socklen_t len = sizeof(int);
+	int n, soerr = 0, wait_ms = -1;
+
+	do {
+		if (deadline_ms >= 0) {
+			long long left = deadline_ms - now_ms();
+
+			wait_ms = left > 0
+			              ? (int)(left < INT_MAX ? left : INT_MAX)
+			              : 0;
+		}
+		n = poll(&pfd, 1, wait_ms);
+	} while ((n == -1 && errno == EINTR) ||
+	         (n == 0 && deadline_ms >= 0 && now_ms() < deadline_ms));
+	if (n == -1)
+		return -1;
+	if (n == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		return -1;
+	errno = soerr;
+	return soerr == 0 ? 0 : -1;
+}
+
+/* One address: a non-blocking connect, bounded by timeout_ms (-1: the
+ * kernel's own retries), then the fd goes back to blocking. Returns the
+ * fd, or -1 with errno. */
+static int
+connect_one(const struct addrinfo *ai, int timeout_ms)
+{
+	long long deadline_ms = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int fd, saved;
+
+	fd = socket(ai->ai_family,
+	            ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	            ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+	    ((errno == EINPROGRESS || errno == EINTR) &&
+	     wait_connected(fd, deadline_ms) == 0)) {
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+			return fd;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* The reason for the last address that failed, in one line. */
+static void
+connect_error(const struct addrinfo *ai, int saved, int timeout_ms, char *err,
+              size_t errlen)
+{
+	char where[TC_ADDR_STR_MAX];
+
+	tc_net_addr_str(ai->ai_addr, where);
+	if (saved == ETIMEDOUT && timeout_ms >= 0)
+		snprintf(err, errlen, "connect %s: timed out after %d s", where,
+		         (timeout_ms + 999) / 1000);
+	else if (saved == EAFNOSUPPORT ||
+	         (saved == EADDRNOTAVAIL && !family_configured(ai->ai_family)))
+		/* No socket of that family, or no address of it to send
+		 * from: the machine has no IPv6 (or no IPv4) at all. Else
+		 * EADDRNOTAVAIL is the usual text (out of local ports). */
+		snprintf(err, errlen, "connect %s: %s not available here: %s",
+		         where, family_name(ai->ai_family), strerror(saved));
+	else
+		snprintf(err, errlen, "connect %s: %s", where, strerror(saved));
+}
+
+int
+tc_net_connect_within(const char *host, const char *port, int family,
+                      int timeout_ms, char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai, *last = NULL;
+	int fd = -1, saved = 0;
+
+	if (resolve_connect(host, port, family, &res, err, errlen) == -1)
+		return -1;
+	/* Each address has the whole timeout: a dead first address (an
+	 * IPv6 route that drops everything) must not use up the time of a
+	 * second one that answers. */
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+		fd = connect_one(ai, timeout_ms);
+		if (fd == -1) {
+			saved = errno;
+			last = ai;
+		}
+	}
+	if (fd == -1) {
+		if (last != NULL)
+			connect_error(last, saved, timeout_ms, err, errlen);
+		else
+			snprintf(err, errlen, "resolve %s port %s: no address",
+			         host, port);
+		errno = saved;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
 int
 tc_net_connect(const char *host, const char *port, int family, char *err,
                size_t errlen)
 {
-	struct addrinfo *res, *ai;
-	char where[TC_ADDR_STR_MAX] = "?";
-	int fd = -1, saved = 0;
-
-	if (resolve(host, port, family, AI_ADDRCONFIG, &res, err, errlen) == -1)
-		return -1;
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		            ai->ai_protocol);
-		if (fd == -1) {
-			saved = errno;
-			tc_net_addr_str(ai->ai_addr, where);
-			continue;
-		}
-		while (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-			if (errno == EINTR)
-				continue;
-			saved = errno;
-			tc_net_addr_str(ai->ai_addr, where);
-			close(fd);
-			fd = -1;
-			break;
-		}
-		if (fd != -1)
-			break;
-	}
-	freeaddrinfo(res);
-	if (fd == -1) {
-		snprintf(err, errlen, "connect %s: %s", where, strerror(saved));
-		errno = saved;
-	}
-	return fd;
+	return tc_net_connect_within(host, port, family, -1, err, errlen);
 }
 
 int

@@ -34,6 +34,7 @@ enum {
 	OPT_TRACE,
 	OPT_HISTORY,
 	OPT_NO_HISTORY,
+	OPT_WAIT,
 };
 
 const char tc_server_usage[] =
@@ -57,13 +58,14 @@ const char tc_server_usage[] =
 
 const char tc_client_usage[] =
     "usage: tcpchat [-p PORT] [--name NAME] [--history FILE | --no-history]\n"
-    "               [--trace] [-4|-6] [-h] [-V] HOST [PORT]\n"
+    "               [--trace] [-w SECONDS] [-4|-6] [-h] [-V] HOST [PORT]\n"
     "  -p, --port PORT          connect to PORT (default " TC_DEFAULT_PORT ")\n"
     "      --name NAME          set this nick after connecting\n"
     "      --history FILE       keep input history in FILE (default:\n"
     "                           $XDG_STATE_HOME/tcpchat/history)\n"
     "      --no-history         keep no input history\n"
     "      --trace              show each step of the TCP close\n"
+    "  -w, --wait SECONDS       give up a connect after SECONDS (10)\n"
     "  -4, -6                   IPv4 only, IPv6 only\n"
     "  -h, --help               print this help and exit\n"
     "  -V, --version            print the version and exit\n";
@@ -90,6 +92,7 @@ static const struct option client_longopts[] = {
     {"history", required_argument, NULL, OPT_HISTORY},
     {"no-history", no_argument, NULL, OPT_NO_HISTORY},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"wait", required_argument, NULL, OPT_WAIT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -97,7 +100,7 @@ static const struct option client_longopts[] = {
 
 /* Leading ':' makes a missing value ':' rather than '?'. */
 #define SERVER_SHORTOPTS ":l:p:qvhV"
-#define CLIENT_SHORTOPTS ":p:46hV"
+#define CLIENT_SHORTOPTS ":p:w:46hV"
 
 __attribute__((format(printf, 3, 4))) static enum tc_opts_result
 usage_error(char *err, size_t errlen, const char *fmt, ...)
@@ -370,6 +373,23 @@ tc_server_opts_parse(int argc, char **argv, struct tc_server_opts *o, char *err,
 	return TC_OPTS_RUN;
 }
 
+/* -w SECONDS: how long one connect may take before the client gives up. */
+static enum tc_opts_result
+client_wait(char **argv, int c, struct tc_client_opts *o, char *err,
+            size_t errlen)
+{
+	char name[64];
+	uint64_t v;
+
+	typed_name(argv, c, name, sizeof(name));
+	if (parse_count(optarg, 1, TC_CONNECT_WAIT_MAX_S, &v) < 0)
+		return usage_error(err, errlen,
+		                   "%s: invalid seconds '%s' (1 to %d)", name,
+		                   optarg, TC_CONNECT_WAIT_MAX_S);
+	o->connect_wait_s = (unsigned)v;
+	return TC_OPTS_RUN;
+}
+
 /* Applies one client option getopt returned; *port_set records -p. */
 static enum tc_opts_result
 client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
@@ -399,6 +419,9 @@ client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
 	case OPT_TRACE:
 		o->trace = true;
 		break;
+	case 'w':
+	case OPT_WAIT:
+		return client_wait(argv, c, o, err, errlen);
 	case '4':
 	case '6':
 		if (o->family != AF_UNSPEC &&
@@ -456,6 +479,7 @@ tc_client_opts_parse(int argc, char **argv, struct tc_client_opts *o, char *err,
 	memset(o, 0, sizeof(*o));
 	o->port = TC_DEFAULT_PORT;
 	o->family = AF_UNSPEC;
+	o->connect_wait_s = TC_CONNECT_WAIT_DEFAULT_S;
 	if (errlen > 0)
 		err[0] = '\0';
 	getopt_reset();

@@ -94,7 +94,8 @@ main(int argc, char **argv)
 	parse_options(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
 	/* Connect before blocking signals: Ctrl-C ends a slow connect. */
-	fd = tc_net_connect(o.host, o.port, o.family, err, sizeof(err));
+	fd = tc_net_connect_within(o.host, o.port, o.family,
+	                           (int)o.connect_wait_s * 1000, err, sizeof(err));
 	if (fd == -1) {
 		fprintf(stderr, "tcpchat: %s\n", err);
 		return EXIT_CONNECT;

@@ -37,6 +37,8 @@
 #define CONSOLE_MAX_PENDING (1024 * 1024) /* console output queued, bytes */
 #define STALL_NS DRAIN_NS /* shutdown: a client acknowledging nothing, cut */
 #define SHUTDOWN_TICK_NS (200 * 1000000LL) /* how often it looks */
+/* Ctrl-C on an empty console line asks; another this soon shuts down. */
+#define CTRL_C_AGAIN_NS (3 * 1000000000LL)
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SESSION_STACK (512 * 1024) /* sanitizers need far bigger frames */
@@ -53,11 +55,14 @@
 struct server_events {
 	int signal_fd;  /* SIGINT, SIGTERM, SIGHUP: shut down */
 	int quit_fd;    /* eventfd the console thread writes on /quit */
-	int console_fd; /* SIGWINCH, SIGTSTP: the console thread's */
+	int console_fd; /* SIGWINCH, SIGTSTP, and SIGINT with readline */
 };
 
 static struct tc_room room;
 static struct server_events events;
+/* Console thread only: when Ctrl-C on an empty line last asked whether
+ * to shut down (tc_clock_now_ns), 0 when that question is not open. */
+static int64_t ctrl_c_asked_ns;
 
 static void
 trace_to_console(const char *line)
@@ -65,17 +70,59 @@ trace_to_console(const char *line)
 	tc_console_printf(stderr, "%s", line);
 }
 
+/* Wakes the accept loop to shut down, as SIGTERM does. Console thread. */
 static void
-console_line(void *ctx, const char *line, size_t len)
+request_quit(void)
 {
 	uint64_t one = 1;
 
-	if (tc_operator_line(&room, line, len) == TC_OPERATOR_QUIT)
-		(void)write(events.quit_fd, &one, sizeof(one));
+	(void)write(events.quit_fd, &one, sizeof(one));
 }
 
-/* Window size and Ctrl-Z, read on the console thread (readline's own
- * signal handlers are off: only that thread may touch readline). */
+static void
+console_line(void *ctx, const char *line, size_t len)
+{
+	ctrl_c_asked_ns = 0; /* a line typed in between: ask again */
+	if (tc_operator_line(&room, line, len) == TC_OPERATOR_QUIT)
+		request_quit();
+}
+
+/* Ctrl-C typed at the console, as in a shell: it clears a half-typed
+ * line; on an empty one it says how to leave, and a second one within
+ * CTRL_C_AGAIN_NS shuts down. A Ctrl-C that cleared a line is no answer
+ * to the question, so it closes it. */
+static void
+console_ctrl_c(void)
+{
+	int64_t now = tc_clock_now_ns();
+
+	if (!tc_console_line_is_empty()) {
+		tc_console_cancel_line();
+		ctrl_c_asked_ns = 0;
+		return;
+	}
+	if (ctrl_c_asked_ns != 0 && now - ctrl_c_asked_ns <= CTRL_C_AGAIN_NS) {
+		request_quit();
+		return;
+	}
+	ctrl_c_asked_ns = now;
+	tc_console_printf(stderr, "tcpchatd: press Ctrl-C again within 3 s, "
+	                          "or type /quit, to shut down");
+}
+
+/* Ctrl-D on an empty line: a server's console does not end by a key. */
+static void
+console_eof_key(void *ctx)
+{
+	tc_console_printf(stderr, "tcpchatd: Ctrl-D does not shut the server "
+	                          "down: type /quit (or Ctrl-C twice)");
+}
+
+/* Window size, Ctrl-Z and, with readline, SIGINT, read on the console
+ * thread (readline's own signal handlers are off: only that thread may
+ * touch readline). A SIGINT the terminal sent (SI_KERNEL) is the Ctrl-C
+ * key; one from kill(2) (SI_USER, with a sender's pid) shuts down at
+ * once, as SIGTERM does. */
 static void
 console_signal(void *ctx)
 {
@@ -87,6 +134,10 @@ console_signal(void *ctx)
 		tc_console_resize();
 	else if (si.ssi_signo == SIGTSTP)
 		tc_console_suspend();
+	else if (si.ssi_signo == SIGINT && si.ssi_code == SI_KERNEL)
+		console_ctrl_c();
+	else if (si.ssi_signo == SIGINT)
+		request_quit();
 }
 
 static void
@@ -132,6 +183,46 @@ block_signals(const sigset_t *set)
 	return rc == 0 ? 0 : -1;
 }
 
+/* The signals that shut down, read by the accept loop; SIGINT among them
+ * unless the console reads it. */
+static void
+shutdown_signals(sigset_t *set, bool with_sigint)
+{
+	sigemptyset(set);
+	if (with_sigint)
+		sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	/* Ctrl-\ too: a core dump would leave the console's tty raw. */
+	sigaddset(set, SIGQUIT);
+}
+
+/* The console thread's signals; SIGINT too when Ctrl-C is its key. */
+static void
+console_signals(sigset_t *set, bool with_sigint)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGWINCH);
+	sigaddset(set, SIGTSTP);
+	if (with_sigint)
+		sigaddset(set, SIGINT);
+}
+
+/* With readline on the terminal, Ctrl-C is a console key: SIGINT moves
+ * from the accept loop's signalfd to the console thread's (signalfd()
+ * on an existing fd changes its mask). Before the console thread. */
+static int
+give_sigint_to_console(void)
+{
+	sigset_t set;
+
+	shutdown_signals(&set, false);
+	if (signalfd(events.signal_fd, &set, 0) == -1)
+		return -1;
+	console_signals(&set, true);
+	return signalfd(events.console_fd, &set, 0) == -1 ? -1 : 0;
+}
+
 /* Signals become events of the accept loop; none interrupts a thread. */
 static int
 setup_signals(void)
@@ -139,20 +230,13 @@ setup_signals(void)
 	sigset_t set;
 
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	/* Ctrl-\ too: a core dump would leave the console's tty raw. */
-	sigaddset(&set, SIGQUIT);
+	shutdown_signals(&set, true);
 	if (block_signals(&set) == -1)
 		return -1;
 	events.signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (events.signal_fd == -1)
 		return -1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGWINCH);
-	sigaddset(&set, SIGTSTP);
+	console_signals(&set, false);
 	if (block_signals(&set) == -1)
 		return -1;
 	events.console_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -225,10 +309,15 @@ in_background(void)
 static int
 start_console(pthread_t *tid)
 {
+	/* A server runs long and its console's lines are /kick, /ban and
+	 * private /msg text: history lives as long as the process, in
+	 * memory, never in a file. */
+	static char prompt[64];
 	bool background = in_background();
 	struct tc_console_opts co = {
-	    .prompt = "",
+	    .prompt = prompt,
 	    .use_history = true,
+	    .history_path = NULL,
 	    .interactive =
 	        !background && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
 	    .on_line = console_line,
@@ -239,10 +328,15 @@ start_console(pthread_t *tid)
 	     * the sessions that print chat lines: past this, lines are
 	     * dropped and counted. */
 	    .max_pending = CONSOLE_MAX_PENDING,
+	    .on_eof_key = console_eof_key,
 	};
 	int rc;
 
+	snprintf(prompt, sizeof(prompt), "%s> ", room.name);
 	if (tc_console_init(&co) == -1)
+		return -1;
+	if (co.interactive && tc_console_has_readline() &&
+	    give_sigint_to_console() == -1)
 		return -1;
 	if (background)
 		tc_console_input_off(); /* before the thread: no race */

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -154,6 +155,64 @@ START_TEST(test_refused_connect_names_address_and_reason)
 }
 END_TEST
 
+START_TEST(test_numeric_address_of_the_other_family_says_so)
+{
+	char err[TC_ERR_MAX];
+
+	ck_assert_int_eq(
+	    tc_net_connect("::1", "9999", AF_INET, err, sizeof(err)), -1);
+	ck_assert_str_eq(err,
+	                 "resolve ::1: an IPv6 address, but -4 asks for IPv4");
+	ck_assert_int_eq(
+	    tc_net_connect("127.0.0.1", "9999", AF_INET6, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(
+	    err, "resolve 127.0.0.1: an IPv4 address, but -6 asks for IPv6");
+}
+END_TEST
+
+/* A listener with backlog 0 whose one queued connection is never accepted
+ * has a full accept queue: the kernel drops further SYNs, as a host
+ * behind a dropping firewall does, and a connect to it hangs. */
+START_TEST(test_connect_that_gets_no_answer_times_out)
+{
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX], port[16], want[128];
+	int lfd, filler;
+
+	lfd = tc_net_listen("127.0.0.1", "0", 0, bound, err, sizeof(err));
+	ck_assert_int_ge(lfd, 0);
+	snprintf(port, sizeof(port), "%d", port_of(bound));
+	filler = tc_net_connect("127.0.0.1", port, AF_INET, err, sizeof(err));
+	ck_assert_msg(filler >= 0, "connect: %s", err);
+	ck_assert_int_eq(tc_net_connect_within("127.0.0.1", port, AF_INET, 200,
+	                                       err, sizeof(err)),
+	                 -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	snprintf(want, sizeof(want),
+	         "connect 127.0.0.1:%s: timed out after 1 s", port);
+	ck_assert_str_eq(err, want);
+	close(filler);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(test_connect_within_a_bound_gives_a_blocking_fd)
+{
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX], port[16];
+	int lfd, cfd;
+
+	lfd = tc_net_listen("127.0.0.1", "0", 4, bound, err, sizeof(err));
+	ck_assert_int_ge(lfd, 0);
+	snprintf(port, sizeof(port), "%d", port_of(bound));
+	cfd = tc_net_connect_within("127.0.0.1", port, AF_UNSPEC, 5000, err,
+	                            sizeof(err));
+	ck_assert_msg(cfd >= 0, "connect: %s", err);
+	ck_assert_int_eq(fcntl(cfd, F_GETFL) & O_NONBLOCK, 0);
+	close(cfd);
+	close(lfd);
+}
+END_TEST
+
 struct sink {
 	int fd;
 	size_t got;
@@ -279,6 +338,9 @@ net_suite(void)
 	tcase_add_test(sock, test_port_in_use_names_address_and_reason);
 	tcase_add_test(sock, test_every_interface_is_dual_stack);
 	tcase_add_test(sock, test_refused_connect_names_address_and_reason);
+	tcase_add_test(sock, test_numeric_address_of_the_other_family_says_so);
+	tcase_add_test(sock, test_connect_that_gets_no_answer_times_out);
+	tcase_add_test(sock, test_connect_within_a_bound_gives_a_blocking_fd);
 	tcase_add_test(sock, test_writev_all_sends_everything_in_order);
 	tcase_add_test(sock, test_writev_until_stops_for_stop_fd_and_resumes);
 	tcase_add_test(sock, test_write_to_vanished_peer_is_epipe_not_sigpipe);

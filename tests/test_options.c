@@ -478,6 +478,44 @@ START_TEST(test_client_unknown_options)
 }
 END_TEST
 
+START_TEST(test_client_wait_defaults_to_10_seconds)
+{
+	struct tc_client_opts o;
+
+	ck_assert_int_eq(client(&o, "h", NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.connect_wait_s, 10);
+}
+END_TEST
+
+START_TEST(test_client_wait_takes_seconds_short_and_long)
+{
+	struct tc_client_opts o;
+
+	ck_assert_int_eq(client(&o, "-w", "3", "h", NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.connect_wait_s, 3);
+	ck_assert_int_eq(client(&o, "-w1", "h", NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.connect_wait_s, 1);
+	ck_assert_int_eq(client(&o, "h", "--wait=86400", NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.connect_wait_s, 86400);
+}
+END_TEST
+
+START_TEST(test_client_bad_wait_is_a_usage_error)
+{
+	struct tc_client_opts o;
+
+	ck_usage(client(&o, "-w", "0", "h", NULL),
+	         "-w: invalid seconds '0' (1 to 86400)");
+	ck_usage(client(&o, "-w", "1.5", "h", NULL),
+	         "-w: invalid seconds '1.5' (1 to 86400)");
+	ck_usage(client(&o, "--wait", "86401", "h", NULL),
+	         "--wait: invalid seconds '86401' (1 to 86400)");
+	ck_usage(client(&o, "-w", "-1", "h", NULL),
+	         "-w: invalid seconds '-1' (1 to 86400)");
+	ck_usage(client(&o, "h", "-w", NULL), "option '-w' needs a value");
+}
+END_TEST
+
 START_TEST(test_usage_texts_name_every_option)
 {
 	static const char *const srv[] = {
@@ -487,8 +525,9 @@ START_TEST(test_usage_texts_name_every_option)
 	    "--version",
 	};
 	static const char *const cli[] = {
-	    "usage: tcpchat", "--port", "--name", "--history", "--no-history",
-	    "--trace",        "-4",     "-6",     "--help",    "--version",
+	    "usage: tcpchat", "--port",    "--name", "--history",
+	    "--no-history",   "--trace",   "-4",     "-6",
+	    "--help",         "--version", "--wait",
 	};
 
 	for (size_t i = 0; i < sizeof(srv) / sizeof(srv[0]); i++)
@@ -544,6 +583,9 @@ options_suite(void)
 	tcase_add_test(tc, test_client_port_given_twice_is_an_error);
 	tcase_add_test(tc, test_client_bad_ports);
 	tcase_add_test(tc, test_client_unknown_options);
+	tcase_add_test(tc, test_client_wait_defaults_to_10_seconds);
+	tcase_add_test(tc, test_client_wait_takes_seconds_short_and_long);
+	tcase_add_test(tc, test_client_bad_wait_is_a_usage_error);
 	tcase_add_test(tc, test_usage_texts_name_every_option);
 	suite_add_tcase(s, tc);
 	return s;

@@ -38,6 +38,11 @@ struct tc_console_opts {
 	/* false: each line typed goes into the history as it is accepted.
 	 * true: only what the caller adds with tc_console_history_add(). */
 	bool caller_history;
+	/* Optional, with readline: Ctrl-D on an empty line calls this (on
+	 * the console thread) instead of ending input, and the console goes
+	 * on with a fresh prompt; for a console that must not end by a slip
+	 * of the finger. The terminal going away still ends input. */
+	void (*on_eof_key)(void *ctx);
 };
 
 /* The default history file of program app: $XDG_STATE_HOME/APP/history,
@@ -92,6 +97,11 @@ size_t tc_console_drop_typeahead(void);
 
 /* Clears the line being edited, as Ctrl-C does in a shell. Console thread. */
 void tc_console_cancel_line(void);
+
+/* True when there is nothing to clear: no text being edited, no search or
+ * half-typed key sequence; always true without readline. Console
+ * thread. */
+bool tc_console_line_is_empty(void);
 
 /* Tells readline the terminal size changed (after SIGWINCH, which the
  * caller blocks and reads, e.g. from its signalfd). Console thread. */

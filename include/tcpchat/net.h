@@ -23,8 +23,16 @@ int tc_net_listen(const char *addr, const char *port, int backlog,
                   char bound[TC_ADDR_STR_MAX], char *err, size_t errlen);
 
 /* Connects to host:port, trying every address getaddrinfo gives (family:
- * AF_UNSPEC, AF_INET or AF_INET6). Returns the fd, -1 with a reason in err
- * ("connect 127.0.0.1:9: Connection refused"). */
+ * AF_UNSPEC, AF_INET or AF_INET6) in turn, each for at most timeout_ms
+ * (-1: as long as the kernel retries). A numeric host is never looked up
+ * on the network, so 127.0.0.1 and ::1 work with loopback only. Blocks.
+ * Returns a blocking fd, or -1 with errno and a reason in err ("connect
+ * 127.0.0.1:9: Connection refused", "connect 10.0.0.2:9999: timed out
+ * after 10 s", "resolve ::1: an IPv6 address, but -4 asks for IPv4"). */
+int tc_net_connect_within(const char *host, const char *port, int family,
+                          int timeout_ms, char *err, size_t errlen);
+
+/* tc_net_connect_within() with no time bound of its own. */
 int tc_net_connect(const char *host, const char *port, int family, char *err,
                    size_t errlen);
 

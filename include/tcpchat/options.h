@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #define TC_DEFAULT_PORT "9999"
+#define TC_CONNECT_WAIT_DEFAULT_S 10 /* -w */
+#define TC_CONNECT_WAIT_MAX_S 86400
 
 enum tc_opts_result {
 	TC_OPTS_RUN,     /* go ahead */
@@ -36,7 +38,8 @@ struct tc_client_opts {
 	const char *history_path; /* --history; NULL: the default path */
 	bool no_history;
 	bool trace;
-	int family; /* AF_UNSPEC, AF_INET (-4) or AF_INET6 (-6) */
+	int family;              /* AF_UNSPEC, AF_INET (-4) or AF_INET6 (-6) */
+	unsigned connect_wait_s; /* -w: bound on each connect attempt */
 };
 
 /* Parses "123", "64K", "1M", "2G" (powers of 1024) into *out; max_value
