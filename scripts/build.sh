@@ -4,7 +4,7 @@
 #   scripts/build.sh --test   also what the test suite uses (Check, nc, ncat,
 #                             socat, valgrind, mandoc), tests required
 # Debian/Ubuntu: apt-get as root, through sudo otherwise. In CI (CI=true)
-# warnings are errors.
+# warnings are errors. TC_JOBS=N limits ninja to N jobs.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -36,4 +36,4 @@ if [ -f build/build.ninja ]; then
 else
 	meson setup build -Dwerror=$werror $tests
 fi
-ninja -C build
+ninja -C build ${TC_JOBS:+-j "$TC_JOBS"}
