@@ -2,7 +2,8 @@
 # Installs what tcpchat needs when it is missing, then builds it in build/.
 #   scripts/build.sh          build dependencies only
 #   scripts/build.sh --test   also what the test suite uses (Check, nc, ncat,
-#                             socat, valgrind, mandoc), tests required
+#                             socat, valgrind, mandoc, iproute2), tests
+#                             required
 # Debian/Ubuntu: apt-get as root, through sudo otherwise. In CI (CI=true)
 # warnings are errors. TC_JOBS=N limits ninja to N jobs.
 set -eu
@@ -13,7 +14,7 @@ pkgs="meson ninja-build pkg-config gcc libc6-dev libreadline-dev"
 # download is tried. With --test they must build (Check is installed).
 tests="-Dtests=auto -Dwrap_mode=nodownload"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs check netcat-openbsd ncat socat valgrind mandoc"
+	pkgs="$pkgs check netcat-openbsd ncat socat valgrind mandoc iproute2"
 	tests="-Dtests=enabled -Dwrap_mode=default"
 fi
 

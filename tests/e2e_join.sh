@@ -2,7 +2,8 @@
 # End-to-end test of the lines that say how to join: tcpchatd started in a
 # network namespace of our own, first with only loopback up, then with a
 # veth interface holding known addresses, which a client then joins by.
-# Exit 77 (a skip) where unprivileged namespaces or veth are not allowed.
+# Exit 77 (a skip) where unprivileged namespaces or veth are not allowed,
+# or ip(8) is missing.
 #   e2e_join.sh TCPCHATD TCPCHAT
 set -euo pipefail
 
@@ -10,6 +11,10 @@ tcpchatd=$1
 tcpchat=$2
 
 if [ "${TC_IN_NETNS:-}" != 1 ]; then
+	if ! command -v ip >/dev/null 2>&1; then
+		echo "skip: no ip(8) here (iproute2)"
+		exit 77
+	fi
 	if ! unshare -rn true 2>/dev/null; then
 		echo "skip: unshare -rn is not permitted here"
 		exit 77
