@@ -1,5 +1,5 @@
-/* options: argv to an options struct for tcpchatd and tcpchat (SPEC
- * sections 3 and 5), with getopt_long.
+/* options: argv to an options struct for tcpchatd and tcpchat, with
+ * getopt_long; and the -h texts.
  *
  * It checks syntax and ranges only: names, addresses and hosts are for the
  * mains to validate or resolve. It never prints or exits; a usage error

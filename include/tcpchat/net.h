@@ -1,5 +1,5 @@
 /* net: the socket system calls, so that EINTR, partial writes and address
- * families stay out of the logic (STYLE section 1).
+ * families stay out of the logic; and the join hints (getifaddrs).
  *
  * Functions that fail return -1 with errno from the failing call; where
  * errno cannot say it (getaddrinfo), they write a one-line reason to the
