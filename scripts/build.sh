@@ -2,15 +2,20 @@
 # Installs what tcpchat needs when it is missing, then builds it in build/.
 #   scripts/build.sh          build dependencies only
 #   scripts/build.sh --test   also what the test suite uses (Check, nc, ncat,
-#                             socat, valgrind)
+#                             socat, valgrind, mandoc, iproute2), tests
+#                             required
 # Debian/Ubuntu: apt-get as root, through sudo otherwise. In CI (CI=true)
-# warnings are errors.
+# warnings are errors. TC_JOBS=N limits ninja to N jobs.
 set -eu
 cd "$(dirname "$0")/.."
 
 pkgs="meson ninja-build pkg-config gcc libc6-dev libreadline-dev"
+# Without --test the tests come along only if Check is already there: no
+# download is tried. With --test they must build (Check is installed).
+tests="-Dtests=auto -Dwrap_mode=nodownload"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs check netcat-openbsd ncat socat valgrind"
+	pkgs="$pkgs check netcat-openbsd ncat socat valgrind mandoc iproute2"
+	tests="-Dtests=enabled -Dwrap_mode=default"
 fi
 
 missing=""
@@ -28,8 +33,8 @@ fi
 werror=false
 [ "${CI:-}" = "true" ] && werror=true
 if [ -f build/build.ninja ]; then
-	meson configure build -Dwerror=$werror
+	meson configure build -Dwerror=$werror $tests
 else
-	meson setup build -Dwerror=$werror
+	meson setup build -Dwerror=$werror $tests
 fi
-ninja -C build
+ninja -C build ${TC_JOBS:+-j "$TC_JOBS"}

@@ -3,12 +3,14 @@
  * reports failures as -1 with errno, or as a one-line reason in err where
  * errno cannot carry it (getaddrinfo). Knows nothing of chat or threads. */
 #include "tcpchat/net.h"
+#include "tcpchat/options.h" /* TC_DEFAULT_PORT */
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -447,4 +449,131 @@ int
 tc_net_writev_all(int fd, struct iovec *iov, size_t n)
 {
 	return tc_net_writev_until(fd, iov, n, -1);
+}
+
+/* Whether a peer elsewhere can reach sa, with no scope id: not loopback,
+ * unspecified, multicast or IPv6 link-local. */
+static bool
+is_global(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		in_addr_t a =
+		    ntohl(((const struct sockaddr_in *)(const void *)sa)
+		              ->sin_addr.s_addr);
+
+		return a != INADDR_ANY && (a >> 24) != IN_LOOPBACKNET &&
+		       !IN_MULTICAST(a);
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		return !IN6_IS_ADDR_UNSPECIFIED(a) &&
+		       !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a) &&
+		       !IN6_IS_ADDR_MULTICAST(a) && !IN6_IS_ADDR_V4MAPPED(a);
+	}
+	return false;
+}
+
+/* The port and, through the out parameters, which families a socket bound
+ * to bound takes: false when it listens on one address only. */
+static bool
+listens_everywhere(const struct sockaddr *bound, int v6only, bool *v4, bool *v6,
+                   unsigned *port)
+{
+	if (bound->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)bound;
+
+		*v4 = true;
+		*v6 = false;
+		*port = ntohs(in->sin_port);
+		return in->sin_addr.s_addr == htonl(INADDR_ANY);
+	}
+	if (bound->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)bound;
+
+		*v4 = !v6only;
+		*v6 = true;
+		*port = ntohs(in6->sin6_port);
+		return IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+	}
+	return false;
+}
+
+int
+tc_net_join_hints_from(const struct ifaddrs *ifs, const struct sockaddr *bound,
+                       int v6only, const char *prefix,
+                       void (*say)(const char *line))
+{
+	char host[INET6_ADDRSTRLEN], port_str[16] = "", line[256];
+	bool v4, v6;
+	unsigned port;
+	int n = 0;
+
+	if (!listens_everywhere(bound, v6only, &v4, &v6, &port))
+		return 0;
+	snprintf(line, sizeof(line), "%u", port);
+	if (strcmp(line, TC_DEFAULT_PORT) != 0)
+		snprintf(port_str, sizeof(port_str), " %u", port);
+	for (const struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr;
+		const void *a;
+
+		if (sa == NULL || !(i->ifa_flags & IFF_UP) ||
+		    (i->ifa_flags & IFF_LOOPBACK) || !is_global(sa))
+			continue;
+		if (sa->sa_family == AF_INET && v4)
+			a = &((const struct sockaddr_in *)(const void *)sa)
+			         ->sin_addr;
+		else if (sa->sa_family == AF_INET6 && v6)
+			a = &((const struct sockaddr_in6 *)(const void *)sa)
+			         ->sin6_addr;
+		else
+			continue;
+		inet_ntop(sa->sa_family, a, host, sizeof(host));
+		snprintf(line, sizeof(line), "%sjoin with: tcpchat %s%s",
+		         prefix, host, port_str);
+		say(line);
+		n++;
+	}
+	if (n == 0) {
+		snprintf(line, sizeof(line),
+		         "%sonly this machine can join (no interface is up "
+		         "with a global address): tcpchat %s%s",
+		         prefix, v4 ? "127.0.0.1" : "::1", port_str);
+		say(line);
+		n++;
+	}
+	return n;
+}
+
+int
+tc_net_join_hints(int lfd, const char *prefix, void (*say)(const char *line))
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss), optlen = sizeof(int);
+	struct ifaddrs *ifs;
+	char line[256];
+	int v6only = 0, n;
+
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(line, sizeof(line), "%sjoin hints: getsockname: %s",
+		         prefix, strerror(errno));
+		say(line);
+		return 1;
+	}
+	if (ss.ss_family == AF_INET6 &&
+	    getsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) == -1)
+		v6only = 0;
+	if (getifaddrs(&ifs) == -1) {
+		snprintf(line, sizeof(line),
+		         "%scannot list the network interfaces: getifaddrs: %s",
+		         prefix, strerror(errno));
+		say(line);
+		return 1;
+	}
+	n = tc_net_join_hints_from(ifs, (struct sockaddr *)&ss, v6only, prefix,
+	                           say);
+	freeifaddrs(ifs);
+	return n;
 }

@@ -1,5 +1,5 @@
-/* options: argv to an options struct for tcpchatd and tcpchat (SPEC
- * sections 3 and 5), with getopt_long.
+/* options: argv to an options struct for tcpchatd and tcpchat, with
+ * getopt_long; and the -h texts.
  *
  * It checks syntax and ranges only: names, addresses and hosts are for the
  * mains to validate or resolve. It never prints or exits; a usage error
@@ -54,7 +54,15 @@ const char tc_server_usage[] =
     "  -v, --verbose            a line for every connection event\n"
     "  -h, --help               print this help and exit\n"
     "  -V, --version            print the version and exit\n"
-    "BYTES may end in K, M or G (powers of 1024).\n";
+    "BYTES may end in K, M or G (powers of 1024).\n"
+    "Console commands (lines typed to the server):\n"
+    "  TEXT                     send TEXT to every client as NAME: TEXT\n"
+    "  /list                    show every connection and its TCP state\n"
+    "  /msg ID TEXT             send TEXT to connection ID only\n"
+    "  /kick ID                 close connection ID from the server side\n"
+    "  /quit                    shut down gracefully (as SIGINT, SIGTERM)\n"
+    "  /help                    list the console commands\n"
+    "  //TEXT                   send a line beginning with '/'\n";
 
 const char tc_client_usage[] =
     "usage: tcpchat [-p PORT] [--name NAME] [--history FILE | --no-history]\n"
@@ -68,7 +76,15 @@ const char tc_client_usage[] =
     "  -w, --wait SECONDS       give up a connect after SECONDS (10)\n"
     "  -4, -6                   IPv4 only, IPv6 only\n"
     "  -h, --help               print this help and exit\n"
-    "  -V, --version            print the version and exit\n";
+    "  -V, --version            print the version and exit\n"
+    "Chat commands (lines typed once connected):\n"
+    "  TEXT                     send TEXT to everyone else\n"
+    "  /nick NAME               take the name NAME (1-32 of A-Za-z0-9._-)\n"
+    "  /who                     list who is there\n"
+    "  /help                    list the server's commands\n"
+    "  //TEXT                   send a line beginning with '/'\n"
+    "  exit, Ctrl-D             leave: the client half-closes, and still\n"
+    "                           shows what the server sends until it closes\n";
 
 static const struct option server_longopts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},

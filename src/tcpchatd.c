@@ -585,6 +585,7 @@ main(int argc, char **argv)
 	}
 	/* Last, so that whoever waits for this line finds us ready. */
 	tc_console_printf(stderr, "tcpchatd: listening on %s", bound);
+	tc_net_join_hints(lfd, "tcpchatd: ", trace_to_console);
 	if (console_on == 0)
 		tc_console_printf(stderr,
 		                  "tcpchatd: console input off: running "

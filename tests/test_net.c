@@ -1,9 +1,12 @@
-/* Unit tests for net: listen, connect, write-all (and until a stop fd) and
- * address strings, over real loopback sockets and socketpairs. */
+/* Unit tests for net: listen, connect, write-all (and until a stop fd),
+ * address strings, over real loopback sockets and socketpairs; and the
+ * join hints, over hand-made interface lists and the machine's own. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -322,12 +325,209 @@ START_TEST(test_write_to_vanished_peer_is_epipe_not_sigpipe)
 }
 END_TEST
 
+/* The lines the join hints said, one after another. */
+static char said[8][256];
+static int n_said;
+
+static void
+collect(const char *line)
+{
+	ck_assert_int_lt(n_said, 8);
+	snprintf(said[n_said++], sizeof(said[0]), "%s", line);
+}
+
+/* An interface list node holding one address (storage given by the
+ * caller), linked before next. */
+static struct ifaddrs *
+iface(struct ifaddrs *node, struct sockaddr_storage *ss, const char *name,
+      unsigned flags, const char *addr, struct ifaddrs *next)
+{
+	memset(node, 0, sizeof(*node));
+	memset(ss, 0, sizeof(*ss));
+	node->ifa_name = (char *)name;
+	node->ifa_flags = flags;
+	node->ifa_next = next;
+	if (addr == NULL)
+		return node; /* an interface with no address (AF_PACKET) */
+	if (strchr(addr, ':') != NULL) {
+		struct sockaddr_in6 *in6 = (void *)ss;
+
+		in6->sin6_family = AF_INET6;
+		ck_assert_int_eq(inet_pton(AF_INET6, addr, &in6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *in = (void *)ss;
+
+		in->sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, addr, &in->sin_addr), 1);
+	}
+	node->ifa_addr = (struct sockaddr *)ss;
+	return node;
+}
+
+/* What a server bound to addr:port says about the interfaces in
+ * names/flags/addrs; returns the number of lines. */
+static int
+hints_for(const char *addr, unsigned port, int v6only, size_t n,
+          const unsigned *flags, const char *const *addrs)
+{
+	struct ifaddrs nodes[8], *head = NULL;
+	struct sockaddr_storage store[8], bound;
+	struct ifaddrs bound_node;
+
+	ck_assert_uint_le(n, 8);
+	for (size_t i = n; i-- > 0;)
+		head = iface(&nodes[i], &store[i], "eth", flags[i], addrs[i],
+		             head);
+	iface(&bound_node, &bound, "bound", 0, addr, NULL);
+	if (bound.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&bound)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)&bound)->sin_port = htons(port);
+	n_said = 0;
+	return tc_net_join_hints_from(head, (struct sockaddr *)&bound, v6only,
+	                              "tcpchatd: ", collect);
+}
+
+#define UP (IFF_UP | IFF_RUNNING)
+
+START_TEST(test_join_hints_name_each_global_address_bare)
+{
+	const unsigned flags[] = {
+	    UP | IFF_LOOPBACK, UP | IFF_LOOPBACK, UP, UP, UP, UP};
+	const char *const addrs[] = {"127.0.0.1",    "::1",     NULL,
+	                             "192.168.1.20", "fe80::1", "2001:db8::7"};
+
+	ck_assert_int_eq(hints_for("::", 9999, 0, 6, flags, addrs), 2);
+	ck_assert_str_eq(said[0], "tcpchatd: join with: tcpchat 192.168.1.20");
+	ck_assert_str_eq(said[1], "tcpchatd: join with: tcpchat 2001:db8::7");
+}
+END_TEST
+
+START_TEST(test_join_hints_add_a_port_that_is_not_the_default)
+{
+	const unsigned flags[] = {UP};
+	const char *const addrs[] = {"10.0.0.5"};
+
+	ck_assert_int_eq(hints_for("::", 4000, 0, 1, flags, addrs), 1);
+	ck_assert_str_eq(said[0], "tcpchatd: join with: tcpchat 10.0.0.5 4000");
+}
+END_TEST
+
+START_TEST(test_join_hints_skip_interfaces_that_are_down)
+{
+	const unsigned flags[] = {IFF_RUNNING, UP};
+	const char *const addrs[] = {"10.0.0.5", "10.0.0.6"};
+
+	ck_assert_int_eq(hints_for("::", 9999, 0, 2, flags, addrs), 1);
+	ck_assert_str_eq(said[0], "tcpchatd: join with: tcpchat 10.0.0.6");
+}
+END_TEST
+
+START_TEST(test_join_hints_follow_the_families_the_socket_takes)
+{
+	const unsigned flags[] = {UP, UP};
+	const char *const addrs[] = {"10.0.0.5", "2001:db8::7"};
+
+	/* IPv4 only (no IPv6 on the machine): no IPv6 address helps. */
+	ck_assert_int_eq(hints_for("0.0.0.0", 9999, 0, 2, flags, addrs), 1);
+	ck_assert_str_eq(said[0], "tcpchatd: join with: tcpchat 10.0.0.5");
+	/* An IPv6 socket that refused dual-stack takes no IPv4 peer. */
+	ck_assert_int_eq(hints_for("::", 9999, 1, 2, flags, addrs), 1);
+	ck_assert_str_eq(said[0], "tcpchatd: join with: tcpchat 2001:db8::7");
+}
+END_TEST
+
+START_TEST(test_join_hints_without_a_global_address_say_only_loopback)
+{
+	const unsigned flags[] = {UP | IFF_LOOPBACK, UP, IFF_RUNNING};
+	const char *const addrs[] = {"127.0.0.1", "fe80::1", "10.0.0.5"};
+
+	ck_assert_int_eq(hints_for("::", 9999, 0, 3, flags, addrs), 1);
+	ck_assert_str_eq(said[0], "tcpchatd: only this machine can join (no "
+	                          "interface is up with a global address): "
+	                          "tcpchat 127.0.0.1");
+	ck_assert_int_eq(hints_for("::", 9000, 0, 0, flags, addrs), 1);
+	ck_assert_str_eq(said[0], "tcpchatd: only this machine can join (no "
+	                          "interface is up with a global address): "
+	                          "tcpchat 127.0.0.1 9000");
+}
+END_TEST
+
+START_TEST(test_join_hints_say_nothing_for_one_listening_address)
+{
+	const unsigned flags[] = {UP};
+	const char *const addrs[] = {"10.0.0.5"};
+
+	ck_assert_int_eq(hints_for("127.0.0.1", 9999, 0, 1, flags, addrs), 0);
+	ck_assert_int_eq(hints_for("10.0.0.5", 9999, 0, 1, flags, addrs), 0);
+	ck_assert_int_eq(n_said, 0);
+}
+END_TEST
+
+/* The machine's own interfaces: every line names a global address of an
+ * interface that is up, or it is the single loopback line. */
+START_TEST(test_join_hints_for_a_real_socket_match_getifaddrs)
+{
+	char bound[TC_ADDR_STR_MAX], err[TC_ERR_MAX];
+	struct ifaddrs *ifs;
+	int lfd, n;
+
+	lfd = tc_net_listen(NULL, "0", 16, bound, err, sizeof(err));
+	ck_assert_msg(lfd >= 0, "listen: %s", err);
+	n_said = 0;
+	n = tc_net_join_hints(lfd, "x: ", collect);
+	ck_assert_int_ge(n, 1);
+	ck_assert_int_eq(n, n_said);
+	ck_assert_int_eq(getifaddrs(&ifs), 0);
+	for (int i = 0; i < n; i++) {
+		char *addr = said[i] + strlen("x: join with: tcpchat ");
+		char *space = strchr(addr, ' ');
+		bool seen = false;
+
+		if (strncmp(said[i], "x: only this machine", 20) == 0) {
+			ck_assert_int_eq(n, 1);
+			break;
+		}
+		ck_assert_msg(strncmp(said[i], "x: join with: tcpchat ", 22) ==
+		                  0,
+		              "%s", said[i]);
+		ck_assert_ptr_nonnull(space); /* the port is not 9999 */
+		ck_assert_int_eq(atoi(space + 1), port_of(bound));
+		*space = '\0';
+		for (struct ifaddrs *f = ifs; f != NULL && !seen;
+		     f = f->ifa_next) {
+			char host[INET6_ADDRSTRLEN] = "";
+
+			if (f->ifa_addr == NULL || !(f->ifa_flags & IFF_UP) ||
+			    (f->ifa_flags & IFF_LOOPBACK))
+				continue;
+			if (f->ifa_addr->sa_family == AF_INET)
+				inet_ntop(AF_INET,
+				          &((struct sockaddr_in *)f->ifa_addr)
+				               ->sin_addr,
+				          host, sizeof(host));
+			else if (f->ifa_addr->sa_family == AF_INET6)
+				inet_ntop(AF_INET6,
+				          &((struct sockaddr_in6 *)f->ifa_addr)
+				               ->sin6_addr,
+				          host, sizeof(host));
+			seen = strcmp(host, addr) == 0;
+		}
+		ck_assert_msg(
+		    seen, "%s is no address of an interface that is up", addr);
+	}
+	freeifaddrs(ifs);
+	close(lfd);
+}
+END_TEST
+
 static Suite *
 net_suite(void)
 {
 	Suite *s = suite_create("net");
 	TCase *addr = tcase_create("addresses");
 	TCase *sock = tcase_create("sockets");
+	TCase *join = tcase_create("join hints");
 
 	tcase_add_test(addr, test_ipv4_address_is_ip_colon_port);
 	tcase_add_test(addr, test_ipv6_address_is_bracketed);
@@ -346,6 +546,19 @@ net_suite(void)
 	tcase_add_test(sock, test_write_to_vanished_peer_is_epipe_not_sigpipe);
 	tcase_set_timeout(sock, 20);
 	suite_add_tcase(s, sock);
+	tcase_add_test(join, test_join_hints_name_each_global_address_bare);
+	tcase_add_test(join,
+	               test_join_hints_add_a_port_that_is_not_the_default);
+	tcase_add_test(join, test_join_hints_skip_interfaces_that_are_down);
+	tcase_add_test(join,
+	               test_join_hints_follow_the_families_the_socket_takes);
+	tcase_add_test(
+	    join, test_join_hints_without_a_global_address_say_only_loopback);
+	tcase_add_test(join,
+	               test_join_hints_say_nothing_for_one_listening_address);
+	tcase_add_test(join,
+	               test_join_hints_for_a_real_socket_match_getifaddrs);
+	suite_add_tcase(s, join);
 	return s;
 }
 

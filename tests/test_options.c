@@ -1,6 +1,8 @@
 /* Unit tests for options: size and port parsing, the server's and the
- * client's command lines, their defaults and every class of usage error. */
+ * client's command lines, their defaults and every class of usage error;
+ * the -h texts: what they list exists, and they fit a terminal. */
 #include <check.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -251,6 +253,93 @@ START_TEST(test_server_help_and_version)
 	ck_assert_int_eq(server(&o, "--help", NULL), TC_OPTS_HELP);
 	ck_assert_int_eq(server(&o, "-V", NULL), TC_OPTS_VERSION);
 	ck_assert_int_eq(server(&o, "--version", NULL), TC_OPTS_VERSION);
+}
+END_TEST
+
+/* Every line of a usage text fits 80 columns. */
+static void
+ck_fits_80_columns(const char *usage)
+{
+	for (const char *l = usage; *l != '\0';) {
+		size_t len = strcspn(l, "\n");
+
+		ck_assert_msg(len < 80, "too long: %.*s", (int)len, l);
+		l += len + (l[len] == '\n');
+	}
+}
+
+/* Every "--name" the usage text shows is an option parse() knows: with no
+ * value it may miss one, but it is never unknown. */
+static void
+ck_long_options_exist(const char *usage,
+                      enum tc_opts_result (*parse)(const char *opt))
+{
+	int seen = 0;
+
+	for (const char *p = strstr(usage, "--"); p != NULL;
+	     p = strstr(p + 2, "--")) {
+		char opt[32];
+		size_t len = 2;
+
+		while (islower((unsigned char)p[len]) || p[len] == '-')
+			len++;
+		ck_assert_uint_lt(len, sizeof(opt));
+		memcpy(opt, p, len);
+		opt[len] = '\0';
+		parse(opt);
+		ck_assert_msg(strncmp(err, "unknown option", 14) != 0,
+		              "usage shows %s: %s", opt, err);
+		seen++;
+	}
+	ck_assert_int_gt(seen, 5);
+}
+
+static enum tc_opts_result
+server_with(const char *opt)
+{
+	struct tc_server_opts o;
+
+	return server(&o, opt, NULL);
+}
+
+static enum tc_opts_result
+client_with(const char *opt)
+{
+	struct tc_client_opts o;
+
+	return client(&o, opt, "host", NULL);
+}
+
+START_TEST(test_server_usage_lists_options_then_console_commands)
+{
+	const char *commands = strstr(tc_server_usage, "\nConsole commands");
+	const char *const listed[] = {"/list", "/msg ID TEXT", "/kick ID",
+	                              "/quit", "/help",        "//TEXT"};
+
+	ck_assert_ptr_nonnull(commands);
+	ck_assert_ptr_nonnull(strstr(tc_server_usage, "--max-queue"));
+	ck_assert(strstr(tc_server_usage, "--version") < commands);
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+		ck_assert_msg(strstr(commands, listed[i]) != NULL, "no %s",
+		              listed[i]);
+	ck_fits_80_columns(tc_server_usage);
+	ck_long_options_exist(tc_server_usage, server_with);
+}
+END_TEST
+
+START_TEST(test_client_usage_lists_options_then_chat_commands)
+{
+	const char *commands = strstr(tc_client_usage, "\nChat commands");
+	const char *const listed[] = {"/nick NAME", "/who", "/help", "//TEXT",
+	                              "exit"};
+
+	ck_assert_ptr_nonnull(commands);
+	ck_assert(strstr(tc_client_usage, "--version") < commands);
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+		ck_assert_msg(strstr(commands, listed[i]) != NULL, "no %s",
+		              listed[i]);
+	ck_fits_80_columns(tc_client_usage);
+	ck_long_options_exist(tc_client_usage, client_with);
 }
 END_TEST
 
@@ -562,6 +651,8 @@ options_suite(void)
 	tcase_add_test(tc, test_server_long_options);
 	tcase_add_test(tc, test_server_range_limits_are_accepted);
 	tcase_add_test(tc, test_server_help_and_version);
+	tcase_add_test(tc,
+	               test_server_usage_lists_options_then_console_commands);
 	tcase_add_test(tc, test_server_unknown_options);
 	tcase_add_test(tc, test_server_missing_values);
 	tcase_add_test(tc, test_server_bad_values);
@@ -575,6 +666,7 @@ options_suite(void)
 	tcase_add_test(tc, test_client_positional_port);
 	tcase_add_test(tc, test_client_options_may_follow_the_host);
 	tcase_add_test(tc, test_client_help_and_version_need_no_host);
+	tcase_add_test(tc, test_client_usage_lists_options_then_chat_commands);
 	tcase_add_test(tc,
 	               test_client_history_and_no_history_exclude_each_other);
 	tcase_add_test(tc, test_client_4_and_6_exclude_each_other);

@@ -1,5 +1,5 @@
 /* net: the socket system calls, so that EINTR, partial writes and address
- * families stay out of the logic (STYLE section 1).
+ * families stay out of the logic; and the join hints (getifaddrs).
  *
  * Functions that fail return -1 with errno from the failing call; where
  * errno cannot say it (getaddrinfo), they write a one-line reason to the
@@ -7,6 +7,7 @@
 #ifndef TCPCHAT_NET_H
 #define TCPCHAT_NET_H
 
+#include <ifaddrs.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -58,5 +59,23 @@ char *tc_net_addr_str(const struct sockaddr *sa, char buf[TC_ADDR_STR_MAX]);
  * the kernel cannot say. */
 char *tc_net_peer_str(int fd, char buf[TC_ADDR_STR_MAX]);
 char *tc_net_local_str(int fd, char buf[TC_ADDR_STR_MAX]);
+
+/* How others can join a server that listens on every interface: for each
+ * interface in ifs that is up and not loopback, each of its global
+ * addresses the listening address bound ("[::]:PORT" dual-stack, or
+ * "0.0.0.0:PORT") serves gives one line to say(): "PREFIXjoin with:
+ * tcpchat ADDR", plus " PORT" when the port is not the default one; ADDR
+ * bare, as tcpchat takes it (an IPv6 link-local address is not global).
+ * With none, one line says that only this machine can join. Listening on
+ * one address: no line. Returns the number of lines. */
+int tc_net_join_hints_from(const struct ifaddrs *ifs,
+                           const struct sockaddr *bound, int v6only,
+                           const char *prefix, void (*say)(const char *line));
+
+/* tc_net_join_hints_from() for the listening socket lfd and the machine's
+ * interfaces (getifaddrs); when the kernel cannot list them, one line to
+ * say() names what failed. Returns the number of lines. */
+int tc_net_join_hints(int lfd, const char *prefix,
+                      void (*say)(const char *line));
 
 #endif
