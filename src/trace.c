@@ -355,13 +355,17 @@ live_init(struct tc_trace_conn *tc)
 {
 	struct tc_trace_live *lv = calloc(1, sizeof(*lv));
 	struct reading r;
+	int rc;
 
 	if (lv == NULL) {
-		fprintf(stderr, "trace: conn %u: no ladder, no sampling: %s\n",
+		fprintf(stderr, "trace: conn %u: no sampling, no ladder: %s\n",
 		        tc->id, strerror(errno));
 		return;
 	}
-	if (pthread_mutex_init(&lv->lock, NULL) != 0) {
+	rc = pthread_mutex_init(&lv->lock, NULL);
+	if (rc != 0) {
+		fprintf(stderr, "trace: conn %u: no sampling, no ladder: %s\n",
+		        tc->id, strerror(rc));
 		free(lv);
 		return;
 	}
@@ -373,7 +377,12 @@ live_init(struct tc_trace_conn *tc)
 	else
 		snprintf(lv->peer_str, sizeof(lv->peer_str), "?");
 	build_tag(tc, NULL);
-	tc_ladder_init(&lv->ladder, "client", "server");
+	/* Only the server numbers its connections; accepted() and
+	 * connected() say it for sure. */
+	if (tc->id != 0)
+		tc_ladder_init(&lv->ladder, "server", "client");
+	else
+		tc_ladder_init(&lv->ladder, "client", "server");
 	read_state(tc, &r);
 	lv->last_state = effective_state(&r);
 }
@@ -427,7 +436,6 @@ trace_start(struct tc_trace_conn *tc, bool server)
 		return;
 	if (tc->live != NULL) {
 		pthread_mutex_lock(&tc->live->lock);
-		tc->live->server = server;
 		tc_ladder_init(&tc->live->ladder, server ? "server" : "client",
 		               server ? "client" : "server");
 		pthread_mutex_unlock(&tc->live->lock);
@@ -545,6 +553,14 @@ explain(int from, int to, bool our_fin, struct transition *t, char *buf,
 		t->kind = TC_LADDER_IN;
 		t->label = "ACK";
 		t->says = "our FIN was acknowledged: the connection is over";
+		return;
+	}
+	if (to == TCP_CLOSE && from == TCP_CLOSE_WAIT) {
+		/* close() sends the FIN itself, or a reset if data was
+		 * left unread: both are gone before the next reading. */
+		t->label = "closed";
+		t->says = "the connection is over: our FIN and its ACK, or a "
+		          "reset, came and went between two readings";
 		return;
 	}
 	if (to == TCP_CLOSE) {
@@ -927,32 +943,34 @@ has_arrow(const struct tc_ladder *l)
 static void
 emit_ladder(struct tc_trace_conn *tc)
 {
-	struct tc_trace_live *lv = tc->live;
-	char time[TC_TRACE_TIME_MAX], *text;
-	size_t head, len;
+	char time[TC_TRACE_TIME_MAX], tag[TAG_MAX], *text;
+	struct tc_ladder *copy;
+	size_t head;
 
+	/* Drawn from a copy: the lock is not held while rendering. */
+	copy = malloc(sizeof(*copy));
 	text = malloc(LINE_MAX_LEN + TC_LADDER_TEXT_MAX);
-	if (text == NULL) {
+	if (copy == NULL || text == NULL) {
 		tc_trace(tc, "no ladder: %s", strerror(errno));
-		return;
+		goto out;
 	}
+	pthread_mutex_lock(&tc->live->lock);
+	*copy = tc->live->ladder;
+	snprintf(tag, sizeof(tag), "%s", tc->live->tag);
+	pthread_mutex_unlock(&tc->live->lock);
+	if (!has_arrow(copy))
+		goto out;
 	now_str(time);
-	pthread_mutex_lock(&lv->lock);
-	if (!has_arrow(&lv->ladder)) {
-		pthread_mutex_unlock(&lv->lock);
-		free(text);
-		return;
-	}
 	head = (size_t)snprintf(text, LINE_MAX_LEN,
 	                        "%s trace: %sthe close, as the %s saw it:\n",
-	                        time, lv->tag, lv->ladder.self);
+	                        time, tag, copy->self);
 	if (head >= LINE_MAX_LEN)
 		head = LINE_MAX_LEN - 1;
-	len = tc_ladder_render(&lv->ladder, text + head, TC_LADDER_TEXT_MAX);
-	pthread_mutex_unlock(&lv->lock);
-	(void)len;
+	tc_ladder_render(copy, text + head, TC_LADDER_TEXT_MAX);
 	emit(text);
+out:
 	free(text);
+	free(copy);
 }
 
 void

@@ -2,6 +2,7 @@
  * sockets at each step of a close, and the format of trace lines. */
 #include <check.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,16 +120,21 @@ START_TEST(test_state_of_non_socket_is_unknown_with_reason)
 END_TEST
 
 /* What the sink received: lines, and ladders as one block each. */
-#define N_CAPTURED 64
+#define N_CAPTURED 320
 static char captured[N_CAPTURED][TC_LADDER_TEXT_MAX + 1024];
 static int n_captured;
+
+/* Two threads may trace at once (the threaded test). */
+static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 capture(const char *line)
 {
+	pthread_mutex_lock(&capture_lock);
 	if (n_captured < N_CAPTURED)
 		snprintf(captured[n_captured++], sizeof(captured[0]), "%s",
 		         line);
+	pthread_mutex_unlock(&capture_lock);
 }
 
 /* The first captured entry holding needle, or NULL. */
@@ -761,6 +767,77 @@ START_TEST(test_close_without_shutdown_draws_the_fin_close_sent)
 }
 END_TEST
 
+/* A writer thread's lines while the reader thread samples the same
+ * connection: what one reads and records, the other sees in order. */
+struct writer_arg {
+	struct tc_trace_conn *tc;
+	int fd;
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer_arg *w = arg;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (write(w->fd, "hi\n", 3) != 3)
+			break;
+		tc_trace_halfclosed_io(w->tc, TC_TRACE_OUT, 3, 1);
+	}
+	shutdown(w->fd, SHUT_WR);
+	tc_trace_step(w->tc, TC_TRACE_FIN_SENT, "shutdown(SHUT_WR)");
+	return NULL;
+}
+
+START_TEST(test_two_threads_trace_one_connection_in_order)
+{
+	struct tc_trace_conn tc;
+	struct writer_arg w;
+	struct pollfd pfd;
+	pthread_t writer;
+	const char *l, *row, *prev = NULL;
+	struct conn c;
+	char buf[4096];
+
+	connect_pair(&c);
+	n_captured = 0;
+	tc_trace_setup(true, capture);
+	tc_trace_conn_init(&tc, c.server, 9);
+	shutdown(c.client, SHUT_WR);
+	ck_assert(read_eof(c.server));
+	tc_trace_step(&tc, TC_TRACE_FIN_RECEIVED, "received FIN");
+	w = (struct writer_arg){.tc = &tc, .fd = c.server};
+	ck_assert_int_eq(pthread_create(&writer, NULL, writer_main, &w), 0);
+	/* The client reads everything, so the writer never blocks; this
+	 * thread keeps sampling the server's socket meanwhile. */
+	pfd = (struct pollfd){.fd = c.client, .events = POLLIN};
+	while (tc_trace_poll(&tc, &pfd, 1, 5000) > 0 &&
+	       read(c.client, buf, sizeof(buf)) > 0)
+		;
+	ck_assert_int_eq(pthread_join(writer, NULL), 0);
+	close(c.server);
+	tc_trace_closed(&tc);
+	l = captured_ladder();
+	ck_assert_int_eq(rows_with(l, " FIN ", "->|"), 1);
+	ck_assert_int_eq(rows_with(l, " FIN ", "|<-"), 1);
+	ck_assert_int_eq(rows_with(l, "more lines", ">|"), 1);
+	/* Rows are stamped under the connection's lock: times never go
+	 * back, whichever thread recorded them. */
+	for (row = strstr(l, "\n  "); row != NULL;
+	     row = strstr(row + 1, "\n  ")) {
+		if (row[3] < '0' || row[3] > '9')
+			continue;
+		if (prev != NULL)
+			ck_assert_int_le(strncmp(prev, row + 3, 15), 0);
+		prev = row + 3;
+	}
+	tc_trace_conn_fini(&tc);
+	close(c.client);
+	close(c.lfd);
+}
+END_TEST
+
 static Suite *
 trace_suite(void)
 {
@@ -808,6 +885,7 @@ trace_suite(void)
 	tcase_add_test(ladder, test_server_ladder_draws_only_what_it_saw);
 	tcase_add_test(ladder,
 	               test_close_without_shutdown_draws_the_fin_close_sent);
+	tcase_add_test(ladder, test_two_threads_trace_one_connection_in_order);
 	tcase_set_timeout(ladder, 20);
 	suite_add_tcase(s, ladder);
 	return s;

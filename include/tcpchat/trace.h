@@ -20,9 +20,9 @@
 #include <time.h>
 
 #define TC_TRACE_TIME_MAX 16 /* "HH:MM:SS.ffffff" and NUL */
-#define TC_TRACE_SAMPLE_MS                                                     \
-	5 /* between two samples while closing, at most                        \
-	     about this; well within 10 ms */
+/* While a connection closes, its state is read every this many ms: the
+ * sampling interval stays well under 10 ms even with a late wake-up. */
+#define TC_TRACE_SAMPLE_MS 5
 #define TC_TRACE_AFTER_CLOSE_MS 200 /* sampling after close(), at most */
 
 /* Receives each finished trace line (no newline). A ladder arrives as one
