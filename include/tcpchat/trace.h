@@ -95,8 +95,10 @@ enum tc_trace_step {
 };
 
 /* As tc_trace(), and records the step for the ladder with the state it
- * left behind; from here on the state is sampled. A FIN already drawn
- * from a sampled state change is not drawn twice. */
+ * left behind; from here on the state is sampled. Where the same reading
+ * shows more than the step did (the ACK of our FIN came too), that change
+ * is told and drawn as well. A FIN already drawn from a sampled change is
+ * not drawn twice. Any thread; never blocks. */
 void tc_trace_step(struct tc_trace_conn *tc, enum tc_trace_step step,
                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -106,7 +108,8 @@ enum tc_trace_dir { TC_TRACE_OUT, TC_TRACE_IN };
  * "exit", or after a FIN either way): one line and one ladder arrow per
  * call, e.g. "sent 2 lines, 58 bytes over the half-closed connection (tcp
  * CLOSE_WAIT)", "received 1 line, 29 bytes after our FIN (tcp FIN_WAIT2)".
- * Long runs fold on the ladder. */
+ * A state change the same reading shows is told too. Long runs fold on
+ * the ladder. Call after the send or recv; any thread; never blocks. */
 void tc_trace_halfclosed_io(struct tc_trace_conn *tc, enum tc_trace_dir dir,
                             size_t n_bytes, size_t n_lines);
 
