@@ -4,9 +4,13 @@
  * ptys and pipes), the nicks learnt from the server and Tab completion. */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "tcpchat/decorate.h"
@@ -730,6 +734,67 @@ START_TEST(test_own_nick_is_not_offered)
 }
 END_TEST
 
+/* The reader thread learns while the console thread completes. */
+struct churn {
+	struct tc_deco *d;
+	atomic_bool done;
+};
+
+__attribute__((format(printf, 2, 3))) static void
+learn_line(struct tc_deco *d, const char *fmt, ...)
+{
+	char line[64], out[TC_DECO_BOUND(sizeof(line))];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	tc_deco_line(d, line, (size_t)n, NULL, out);
+}
+
+static void *
+churn_main(void *arg)
+{
+	struct churn *ch = arg;
+
+	for (int i = 0; i < 20000; i++) {
+		learn_line(ch->d, "* al%d joined", i % 50);
+		learn_line(ch->d, "* al%d is now bo%d", i % 50, i % 50);
+		learn_line(ch->d, "* bo%d left", i % 50);
+	}
+	atomic_store(&ch->done, true);
+	return NULL;
+}
+
+START_TEST(test_completion_while_the_reader_learns)
+{
+	struct churn ch = {.d = room()};
+	struct tc_deco_matches m;
+	pthread_t t;
+	bool last = false;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, churn_main, &ch), 0);
+	while (!last) {
+		last = atomic_load(&ch.done);
+		ck_assert_int_eq(tc_deco_complete(ch.d, "al", 0, 2, &m), 0);
+		/* alice and Albert stay; each al%d comes and goes whole. */
+		ck_assert_uint_ge(m.n, 2);
+		for (size_t i = 0; i < m.n; i++) {
+			const char *text = m.v[i].text;
+
+			ck_assert(strncasecmp(text, "al", 2) == 0);
+			ck_assert_str_eq(text + m.v[i].word_len, ": ");
+		}
+		tc_deco_matches_free(&m);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert(!tc_deco_knows(ch.d, "al7") && !tc_deco_knows(ch.d, "bo7"));
+	ck_assert(tc_deco_knows(ch.d, "alice"));
+	tc_deco_free(ch.d);
+}
+END_TEST
+
 static Suite *
 decorate_suite(void)
 {
@@ -786,6 +851,8 @@ decorate_suite(void)
 	tcase_add_test(tc, test_nicks_complete_with_colon_at_line_start);
 	tcase_add_test(tc, test_nicks_complete_with_space_elsewhere);
 	tcase_add_test(tc, test_own_nick_is_not_offered);
+	tcase_add_test(tc, test_completion_while_the_reader_learns);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
 }
