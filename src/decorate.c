@@ -427,6 +427,7 @@ put_timestamp(struct out *o, const struct tm *now, bool color)
 	char ts[8];
 	int n;
 
+	assert(now != NULL);
 	n = snprintf(ts, sizeof(ts), "%02d:%02d", now->tm_hour % 100,
 	             now->tm_min % 100);
 	if (color)
