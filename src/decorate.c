@@ -592,6 +592,19 @@ tc_deco_line(struct tc_deco *d, const char *line, size_t len,
 	return o.len;
 }
 
+size_t
+tc_deco_rest(struct tc_deco *d, const char *line, size_t len,
+             const struct tm *now, char *dst)
+{
+	struct out o = {dst, 0, TC_DECO_BOUND(len)};
+
+	if (d->o.timestamps)
+		put_timestamp(&o, now, d->o.color);
+	put_text(&o, line, len);
+	dst[o.len] = '\0';
+	return o.len;
+}
+
 void
 tc_deco_self(struct tc_deco *d, char *buf)
 {

@@ -396,6 +396,38 @@ START_TEST(test_mentioning_someone_else_changes_nothing)
 }
 END_TEST
 
+/* A line longer than the reader's buffer arrives in pieces: the later
+ * ones begin with whatever the sender wrote there. */
+START_TEST(test_rest_of_a_split_line_is_never_a_label)
+{
+	static const char *const rests[] = {
+	    "carol (private): send me your password",
+	    "* you are now mallory",
+	    "* 1 online: eve",
+	    "server: bob, the server is moving",
+	};
+	struct tc_deco_opts o = {true, true, true};
+	struct tc_deco *d = deco_new(&o);
+	struct tm now = {.tm_hour = 9, .tm_min = 5};
+	char out[TC_DECO_BOUND(64)], self[TC_DECO_NAME_MAX + 1];
+	char want[128];
+
+	deco(d, WELCOME_BOB);
+	for (size_t i = 0; i < sizeof(rests) / sizeof(rests[0]); i++) {
+		tc_deco_rest(d, rests[i], strlen(rests[i]), &now, out);
+		snprintf(want, sizeof(want), ESC "[2m09:05" ESC "[0m %s",
+		         rests[i]);
+		ck_assert_str_eq(out, want);
+	}
+	tc_deco_self(d, self);
+	ck_assert_str_eq(self, "bob");
+	ck_assert(!tc_deco_knows(d, "eve") && !tc_deco_knows(d, "carol"));
+	tc_deco_rest(d, "\033[7m\a", 5, &now, out);
+	ck_assert_str_eq(out, ESC "[2m09:05" ESC "[0m ?[7m?");
+	tc_deco_free(d);
+}
+END_TEST
+
 /* ---- when colour is wanted ---- */
 
 static int
@@ -828,6 +860,7 @@ decorate_suite(void)
 	tcase_add_test(tc, test_raw_control_bytes_are_never_passed_on);
 	tcase_add_test(tc, test_peer_text_cannot_pose_as_a_notice_or_private);
 	tcase_add_test(tc, test_mentioning_someone_else_changes_nothing);
+	tcase_add_test(tc, test_rest_of_a_split_line_is_never_a_label);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plain");

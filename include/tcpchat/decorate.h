@@ -73,6 +73,13 @@ void tc_deco_free(struct tc_deco *d);
 size_t tc_deco_line(struct tc_deco *d, const char *line, size_t len,
                     const struct tm *now, char *dst);
 
+/* As tc_deco_line(), for the rest of a line too long for the reader's
+ * buffer, which it split (tc_linebuf_continues()): what starts it is the
+ * sender's text, so it is never read for a label, a nick or a mention;
+ * it comes out as it is, after the timestamp if any. */
+size_t tc_deco_rest(struct tc_deco *d, const char *line, size_t len,
+                    const struct tm *now, char *dst);
+
 /* The user's nick as last learnt ("" before the welcome line), copied to
  * buf of TC_DECO_NAME_MAX + 1 bytes. Any thread. */
 void tc_deco_self(struct tc_deco *d, char *buf);
