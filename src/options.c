@@ -35,6 +35,9 @@ enum {
 	OPT_HISTORY,
 	OPT_NO_HISTORY,
 	OPT_WAIT,
+	OPT_TIMESTAMPS,
+	OPT_NO_COLOR,
+	OPT_NO_BELL,
 };
 
 const char tc_server_usage[] =
@@ -66,6 +69,7 @@ const char tc_server_usage[] =
 
 const char tc_client_usage[] =
     "usage: tcpchat [-p PORT] [--name NAME] [--history FILE | --no-history]\n"
+    "               [--timestamps] [--no-color] [--no-bell]\n"
     "               [--trace] [-w SECONDS] [-4|-6] [-h] [-V] HOST [PORT]\n"
     "  -p, --port PORT          connect to PORT (default " TC_DEFAULT_PORT ")\n"
     "      --name NAME          set this nick after connecting\n"
@@ -74,6 +78,9 @@ const char tc_client_usage[] =
     "      --no-history         keep no input history\n"
     "      --trace              show each step of the TCP close\n"
     "  -w, --wait SECONDS       give up a connect after SECONDS (10)\n"
+    "      --timestamps         show HH:MM before each incoming line\n"
+    "      --no-color           no colours or highlights (also NO_COLOR)\n"
+    "      --no-bell            no bell when a line mentions your nick\n"
     "  -4, -6                   IPv4 only, IPv6 only\n"
     "  -h, --help               print this help and exit\n"
     "  -V, --version            print the version and exit\n"
@@ -109,6 +116,9 @@ static const struct option client_longopts[] = {
     {"no-history", no_argument, NULL, OPT_NO_HISTORY},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"wait", required_argument, NULL, OPT_WAIT},
+    {"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
+    {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"no-bell", no_argument, NULL, OPT_NO_BELL},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -438,6 +448,15 @@ client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
 	case 'w':
 	case OPT_WAIT:
 		return client_wait(argv, c, o, err, errlen);
+	case OPT_TIMESTAMPS:
+		o->timestamps = true;
+		break;
+	case OPT_NO_COLOR:
+		o->no_color = true;
+		break;
+	case OPT_NO_BELL:
+		o->no_bell = true;
+		break;
 	case '4':
 	case '6':
 		if (o->family != AF_UNSPEC &&

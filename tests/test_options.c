@@ -433,6 +433,7 @@ START_TEST(test_client_defaults)
 	ck_assert_ptr_null(o.history_path);
 	ck_assert(!o.no_history && !o.trace);
 	ck_assert_int_eq(o.family, AF_UNSPEC);
+	ck_assert(!o.timestamps && !o.no_color && !o.no_bell);
 }
 END_TEST
 
@@ -455,6 +456,30 @@ START_TEST(test_client_every_option)
 	ck_assert(o.no_history);
 	ck_assert_int_eq(o.family, AF_INET);
 	ck_assert_str_eq(o.port, "1");
+}
+END_TEST
+
+START_TEST(test_client_display_options)
+{
+	struct tc_client_opts o;
+
+	ck_assert_int_eq(
+	    client(&o, "--timestamps", "h", "--no-color", "--no-bell", NULL),
+	    TC_OPTS_RUN);
+	ck_assert(o.timestamps && o.no_color && o.no_bell);
+	ck_assert_str_eq(o.host, "h");
+	ck_assert_int_eq(client(&o, "--no-bell", "h", NULL), TC_OPTS_RUN);
+	ck_assert(o.no_bell && !o.no_color && !o.timestamps);
+	/* An unambiguous abbreviation, as for every long option. */
+	ck_assert_int_eq(client(&o, "--time", "h", NULL), TC_OPTS_RUN);
+	ck_assert(o.timestamps);
+	ck_usage(client(&o, "--no-color=yes", "h", NULL),
+	         "option '--no-color' takes no value");
+	ck_usage(client(&o, "--colour", "h", NULL),
+	         "unknown option '--colour'");
+	ck_assert(strstr(tc_client_usage, "[--timestamps] [--no-color] "
+	                                  "[--no-bell]") != NULL);
+	ck_assert(strstr(tc_client_usage, "\n      --no-bell ") != NULL);
 }
 END_TEST
 
@@ -663,6 +688,7 @@ options_suite(void)
 	tc = tcase_create("client");
 	tcase_add_test(tc, test_client_defaults);
 	tcase_add_test(tc, test_client_every_option);
+	tcase_add_test(tc, test_client_display_options);
 	tcase_add_test(tc, test_client_positional_port);
 	tcase_add_test(tc, test_client_options_may_follow_the_host);
 	tcase_add_test(tc, test_client_help_and_version_need_no_host);

@@ -40,6 +40,10 @@ struct tc_client_opts {
 	bool trace;
 	int family;              /* AF_UNSPEC, AF_INET (-4) or AF_INET6 (-6) */
 	unsigned connect_wait_s; /* -w: bound on each connect attempt */
+	/* How incoming lines are shown (decorate). */
+	bool timestamps; /* --timestamps: HH:MM before each line */
+	bool no_color;   /* --no-color: no colour, highlight or bell */
+	bool no_bell;    /* --no-bell: no bell on a mention */
 };
 
 /* Parses "123", "64K", "1M", "2G" (powers of 1024) into *out; max_value
