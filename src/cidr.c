@@ -798,7 +798,8 @@ sort_tables(struct family_rules *fr)
 	for (int len = 0; len <= V6_BITS; len++) {
 		struct table *t = &fr->by_len[len];
 
-		qsort(t->keys, t->n, sizeof(*t->keys), key_qsort_cmp);
+		if (t->n > 1)
+			qsort(t->keys, t->n, sizeof(*t->keys), key_qsort_cmp);
 	}
 	refresh_lens(fr);
 }
