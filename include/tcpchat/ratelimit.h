@@ -57,7 +57,8 @@ void tc_rate_init_lines(struct tc_rate *b, unsigned rate, unsigned burst,
  * never refused) and returns how many nanoseconds the caller must wait
  * before acting on them: 0 while within the budget. The reader calls it
  * for each framed message, and before relaying it sleeps that long,
- * without reading: TCP's flow control then slows the sender down. */
+ * without reading: TCP's flow control then slows the sender down. With
+ * lines and bytes 0 it only says how long the budget is still in debt. */
 int64_t tc_rate_take(struct tc_rate *b, size_t lines, size_t bytes,
                      int64_t now_ns);
 
