@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "tcpchat/cidr.h"
 
@@ -687,6 +688,66 @@ START_TEST(test_a_file_of_many_rules_matches_like_one_by_one)
 }
 END_TEST
 
+/* ---- a real accept() ---- */
+
+/* Accepts one loopback connection from IPv4 on a dual-stack IPv6 socket,
+ * so the peer arrives as ::ffff:127.0.0.1; the IPv4 rule must see it.
+ * Returns false when the machine has no IPv6 (nothing to check). */
+static bool
+accept_mapped_peer(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 any6 = {.sin6_family = AF_INET6,
+	                            .sin6_addr = IN6ADDR_ANY_INIT};
+	struct sockaddr_in to = {.sin_family = AF_INET,
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(any6);
+	int off = 0, lfd, cfd, afd;
+
+	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return false;
+	ck_assert_int_eq(
+	    setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)), 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&any6, sizeof(any6)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&any6, &len), 0);
+	to.sin_port = any6.sin6_port;
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(cfd, 0);
+	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&to, sizeof(to)), 0);
+	len = sizeof(*ss);
+	afd = accept(lfd, (struct sockaddr *)ss, &len);
+	ck_assert_int_ge(afd, 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
+	return true;
+}
+
+START_TEST(test_accepted_mapped_peer_matches_ipv4_rules)
+{
+	struct tc_cidr_set *set = tc_cidr_set_new();
+	struct sockaddr_storage ss;
+	struct tc_cidr why;
+
+	if (!accept_mapped_peer(&ss)) {
+		tc_cidr_set_free(set);
+		return; /* no IPv6 here: no mapped peers either */
+	}
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	add(set, TC_CIDR_DENY, "127.0.0.0/8");
+	ck_assert_int_eq(tc_cidr_set_match(set, (struct sockaddr *)&ss, &why),
+	                 TC_CIDR_DENIED);
+	ck_assert(same(&why, "127.0.0.0/8"));
+	tc_cidr_set_free(set);
+	set = tc_cidr_set_new();
+	add(set, TC_CIDR_ALLOW, "127.0.0.1");
+	ck_assert_int_eq(tc_cidr_set_match(set, (struct sockaddr *)&ss, NULL),
+	                 TC_CIDR_ALLOWED);
+	tc_cidr_set_free(set);
+}
+END_TEST
+
 /* ---- threads ---- */
 
 struct matcher {
@@ -749,6 +810,7 @@ cidr_suite(void)
 	tcase_add_test(tc, test_parse_error_quotes_input_safely);
 	tcase_add_test(tc, test_from_sockaddr_maps_ipv4_mapped_to_ipv4);
 	tcase_add_test(tc, test_contains);
+	tcase_add_test(tc, test_accepted_mapped_peer_matches_ipv4_rules);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("match");
