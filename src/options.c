@@ -6,12 +6,16 @@
  * comes back as one line in err, without the program name. */
 #include "tcpchat/options.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "tcpchat/ratelimit.h"
 
 #define KIB 1024ULL
 #define GIB (KIB * KIB * KIB)
@@ -40,6 +44,43 @@ enum {
 	OPT_NO_BELL,
 };
 
+/* Who may join, how many and how fast: the server's access options. */
+enum {
+	OPT_ACCESS_FIRST = 512,
+	OPT_ALLOW = OPT_ACCESS_FIRST,
+	OPT_DENY,
+	OPT_ALLOW_FILE,
+	OPT_DENY_FILE,
+	OPT_MAX_PER_IP,
+	OPT_RATE,
+	OPT_BURST,
+};
+
+/* A section of its own at the end of the server's help. */
+#define ACCESS_USAGE                                                           \
+	"Who may join, how many and how fast:\n"                               \
+	"  [--allow CIDR]... [--deny CIDR]...\n"                               \
+	"  [--allow-file FILE] [--deny-file FILE]\n"                           \
+	"  [--max-per-ip N] [--rate LINES] [--burst LINES]\n"                  \
+	"      --allow CIDR         let only these in (each repeatable)\n"     \
+	"      --deny CIDR          keep these out, over any --allow\n"        \
+	"      --allow-file FILE    --allow each CIDR in FILE\n"               \
+	"      --deny-file FILE     --deny each CIDR in FILE\n"                \
+	"      --max-per-ip N       connections from one address (0: any)\n"   \
+	"      --rate LINES         lines a second per client (20; 0: off)\n"  \
+	"      --burst LINES        lines at once, then --rate (200)\n"        \
+	"CIDR is ADDR or ADDR/LEN, IPv4 or IPv6; FILE has one a line,\n"       \
+	"with # comments.\n"
+
+#define ACCESS_LONGOPTS                                                        \
+	{"allow", required_argument, NULL, OPT_ALLOW},                         \
+	    {"deny", required_argument, NULL, OPT_DENY},                       \
+	    {"allow-file", required_argument, NULL, OPT_ALLOW_FILE},           \
+	    {"deny-file", required_argument, NULL, OPT_DENY_FILE},             \
+	    {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},           \
+	    {"rate", required_argument, NULL, OPT_RATE},                       \
+	    {"burst", required_argument, NULL, OPT_BURST},
+
 const char tc_server_usage[] =
     "usage: tcpchatd [-l ADDR] [-p PORT] [--name NAME] [--max-clients N]\n"
     "                [--max-queue BYTES] [--max-line BYTES]\n"
@@ -57,7 +98,7 @@ const char tc_server_usage[] =
     "  -v, --verbose            a line for every connection event\n"
     "  -h, --help               print this help and exit\n"
     "  -V, --version            print the version and exit\n"
-    "BYTES may end in K, M or G (powers of 1024).\n"
+    "BYTES may end in K, M or G (powers of 1024).\n" ACCESS_USAGE
     "Console commands (lines typed to the server):\n"
     "  TEXT                     send TEXT to every client as NAME: TEXT\n"
     "  /list                    show every connection and its TCP state\n"
@@ -106,7 +147,7 @@ static const struct option server_longopts[] = {
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
-    {NULL, 0, NULL, 0},
+    ACCESS_LONGOPTS{NULL, 0, NULL, 0},
 };
 
 static const struct option client_longopts[] = {
@@ -279,6 +320,8 @@ server_defaults(struct tc_server_opts *o)
 	o->max_queue = 1024 * 1024;
 	o->max_line = 4096;
 	o->linger_s = 0;
+	o->rate = 20;
+	o->burst = 200;
 }
 
 /* Parses one numeric server option's value. */
@@ -329,6 +372,88 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 	return TC_OPTS_RUN;
 }
 
+/* ---- who may join, how many and how fast ---- */
+
+static enum tc_opts_result
+access_push(struct tc_server_opts *o, const struct tc_access_opt *a, char *err,
+            size_t errlen)
+{
+	struct tc_access_opt *p =
+	    realloc(o->access, (o->n_access + 1) * sizeof(*p));
+
+	if (p == NULL)
+		return usage_error(err, errlen, "%s", strerror(ENOMEM));
+	o->access = p;
+	o->access[o->n_access++] = *a;
+	return TC_OPTS_RUN;
+}
+
+/* --allow, --deny: the CIDR is checked here, so a typo is a usage error. */
+static enum tc_opts_result
+access_rule(int c, const char *name, struct tc_server_opts *o, char *err,
+            size_t errlen)
+{
+	struct tc_access_opt a = {
+	    .kind = c == OPT_ALLOW || c == OPT_ALLOW_FILE ? TC_CIDR_ALLOW
+	                                                  : TC_CIDR_DENY,
+	};
+	char why[256];
+
+	if (c == OPT_ALLOW_FILE || c == OPT_DENY_FILE) {
+		if (optarg[0] == '\0')
+			return usage_error(err, errlen, "%s: empty FILE", name);
+		a.file = optarg;
+	} else {
+		if (tc_cidr_parse(optarg, &a.net, why, sizeof(why)) < 0)
+			return usage_error(err, errlen, "%s: %s", name, why);
+		a.text = optarg;
+	}
+	return access_push(o, &a, err, errlen);
+}
+
+/* Applies one of the access options. */
+static enum tc_opts_result
+access_option(int c, char **argv, struct tc_server_opts *o, char *err,
+              size_t errlen)
+{
+	char name[64];
+	uint64_t v;
+
+	typed_name(argv, c, name, sizeof(name));
+	switch (c) {
+	case OPT_MAX_PER_IP:
+		if (parse_count(optarg, 0, 1000000, &v) < 0)
+			return usage_error(err, errlen,
+			                   "%s: invalid number '%s' (0 to "
+			                   "1000000)",
+			                   name, optarg);
+		o->max_per_ip = (unsigned)v;
+		break;
+	case OPT_RATE:
+	case OPT_BURST:
+		if (parse_count(optarg, c == OPT_RATE ? 0 : 1, TC_RATE_MAX,
+		                &v) < 0)
+			return usage_error(err, errlen,
+			                   "%s: invalid number of lines '%s' "
+			                   "(%d to %d)",
+			                   name, optarg, c == OPT_RATE ? 0 : 1,
+			                   TC_RATE_MAX);
+		*(c == OPT_RATE ? &o->rate : &o->burst) = (unsigned)v;
+		break;
+	default:
+		return access_rule(c, name, o, err, errlen);
+	}
+	return TC_OPTS_RUN;
+}
+
+void
+tc_server_opts_fini(struct tc_server_opts *o)
+{
+	free(o->access);
+	o->access = NULL;
+	o->n_access = 0;
+}
+
 /* Applies one server option getopt returned. */
 static enum tc_opts_result
 server_option(int c, char **argv, struct tc_server_opts *o, char *err,
@@ -370,6 +495,8 @@ server_option(int c, char **argv, struct tc_server_opts *o, char *err,
 	case OPT_VERSION:
 		return TC_OPTS_VERSION;
 	default:
+		if (c >= OPT_ACCESS_FIRST)
+			return access_option(c, argv, o, err, errlen);
 		return server_number(c, argv, o, err, errlen);
 	}
 }

@@ -653,6 +653,129 @@ START_TEST(test_usage_texts_name_every_option)
 }
 END_TEST
 
+/* ---- server: who may join, how many and how fast ---- */
+
+START_TEST(test_access_defaults)
+{
+	struct tc_server_opts o;
+
+	ck_assert_int_eq(server(&o, NULL), TC_OPTS_RUN);
+	ck_assert_ptr_null(o.access);
+	ck_assert_uint_eq(o.n_access, 0);
+	ck_assert_uint_eq(o.max_per_ip, 0);
+	ck_assert_uint_eq(o.rate, 20);
+	ck_assert_uint_eq(o.burst, 200);
+	tc_server_opts_fini(&o);
+}
+END_TEST
+
+START_TEST(test_access_rules_and_files_keep_their_order)
+{
+	struct tc_server_opts o;
+	struct tc_cidr want;
+	char e[128];
+
+	ck_assert_int_eq(server(&o, "--allow", "10.0.0.0/8", "--deny-file",
+	                        "bad.txt", "--deny=10.6.6.6", "--allow-file",
+	                        "lab.txt", "--allow", "2001:db8::/32", NULL),
+	                 TC_OPTS_RUN);
+	ck_assert_uint_eq(o.n_access, 5);
+	ck_assert_int_eq(o.access[0].kind, TC_CIDR_ALLOW);
+	ck_assert_ptr_null(o.access[0].file);
+	ck_assert_str_eq(o.access[0].text, "10.0.0.0/8");
+	ck_assert_int_eq(tc_cidr_parse("10.0.0.0/8", &want, e, sizeof(e)), 0);
+	ck_assert(tc_cidr_equal(&o.access[0].net, &want));
+	ck_assert_int_eq(o.access[1].kind, TC_CIDR_DENY);
+	ck_assert_str_eq(o.access[1].file, "bad.txt");
+	ck_assert_int_eq(o.access[2].kind, TC_CIDR_DENY);
+	ck_assert_str_eq(o.access[2].text, "10.6.6.6");
+	ck_assert_int_eq(o.access[3].kind, TC_CIDR_ALLOW);
+	ck_assert_str_eq(o.access[3].file, "lab.txt");
+	ck_assert_int_eq(o.access[4].net.family, AF_INET6);
+	tc_server_opts_fini(&o);
+	ck_assert_ptr_null(o.access);
+}
+END_TEST
+
+START_TEST(test_access_numbers)
+{
+	struct tc_server_opts o;
+
+	ck_assert_int_eq(
+	    server(&o, "--max-per-ip", "3", "--rate", "0", "--burst=1", NULL),
+	    TC_OPTS_RUN);
+	ck_assert_uint_eq(o.max_per_ip, 3);
+	ck_assert_uint_eq(o.rate, 0);
+	ck_assert_uint_eq(o.burst, 1);
+	ck_assert_int_eq(server(&o, "--max-per-ip", "1000000", "--rate",
+	                        "1000000", "--burst", "1000000", NULL),
+	                 TC_OPTS_RUN);
+	ck_assert_uint_eq(o.max_per_ip, 1000000);
+	ck_assert_uint_eq(o.rate, 1000000);
+	ck_assert_uint_eq(o.burst, 1000000);
+	tc_server_opts_fini(&o);
+}
+END_TEST
+
+START_TEST(test_access_bad_values)
+{
+	struct tc_server_opts o;
+
+	ck_usage(server(&o, "--allow", "10.1.2.3/8", NULL),
+	         "--allow: bad CIDR '10.1.2.3/8': host bits set (the network "
+	         "is 10.0.0.0/8)");
+	tc_server_opts_fini(&o);
+	ck_usage(server(&o, "--deny", "10.0.0.0/8", "--deny", "nope", NULL),
+	         "--deny: bad CIDR 'nope': not an IPv4 or IPv6 address");
+	tc_server_opts_fini(&o);
+	ck_usage(server(&o, "--deny=::/129", NULL),
+	         "--deny: bad CIDR '::/129': the prefix length must be 0 to "
+	         "128");
+	ck_usage(server(&o, "--allow-file", "", NULL),
+	         "--allow-file: empty FILE");
+	ck_usage(server(&o, "--deny-file=", NULL), "--deny-file: empty FILE");
+	ck_usage(server(&o, "--max-per-ip", "-1", NULL),
+	         "--max-per-ip: invalid number '-1' (0 to 1000000)");
+	ck_usage(server(&o, "--max-per-ip", "1000001", NULL),
+	         "--max-per-ip: invalid number '1000001' (0 to 1000000)");
+	ck_usage(server(&o, "--rate", "fast", NULL),
+	         "--rate: invalid number of lines 'fast' (0 to 1000000)");
+	ck_usage(server(&o, "--rate", "1000001", NULL),
+	         "--rate: invalid number of lines '1000001' (0 to 1000000)");
+	ck_usage(server(&o, "--burst", "0", NULL),
+	         "--burst: invalid number of lines '0' (1 to 1000000)");
+	ck_usage(server(&o, "--burst", "2K", NULL),
+	         "--burst: invalid number of lines '2K' (1 to 1000000)");
+	ck_usage(server(&o, "--allow", NULL), "option '--allow' needs a value");
+}
+END_TEST
+
+START_TEST(test_access_options_are_server_only)
+{
+	struct tc_client_opts o;
+
+	ck_usage(client(&o, "--rate", "5", "h", NULL),
+	         "unknown option '--rate'");
+	ck_usage(client(&o, "h", "--allow=10.0.0.0/8", NULL),
+	         "unknown option '--allow'");
+}
+END_TEST
+
+START_TEST(test_usage_names_every_access_option)
+{
+	static const char *const opts[] = {
+	    "--allow CIDR",     "--deny CIDR",    "--allow-file FILE",
+	    "--deny-file FILE", "--max-per-ip N", "--rate LINES",
+	    "--burst LINES",
+	};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		ck_assert_msg(strstr(tc_server_usage, opts[i]) != NULL,
+		              "server usage lacks %s", opts[i]);
+	ck_assert_ptr_null(strstr(tc_client_usage, "--rate"));
+}
+END_TEST
+
 static Suite *
 options_suite(void)
 {
@@ -705,6 +828,15 @@ options_suite(void)
 	tcase_add_test(tc, test_client_wait_takes_seconds_short_and_long);
 	tcase_add_test(tc, test_client_bad_wait_is_a_usage_error);
 	tcase_add_test(tc, test_usage_texts_name_every_option);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("access");
+	tcase_add_test(tc, test_access_defaults);
+	tcase_add_test(tc, test_access_rules_and_files_keep_their_order);
+	tcase_add_test(tc, test_access_numbers);
+	tcase_add_test(tc, test_access_bad_values);
+	tcase_add_test(tc, test_access_options_are_server_only);
+	tcase_add_test(tc, test_usage_names_every_access_option);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tcpchat/cidr.h"
+
 #define TC_DEFAULT_PORT "9999"
 #define TC_CONNECT_WAIT_DEFAULT_S 10 /* -w */
 #define TC_CONNECT_WAIT_MAX_S 86400
@@ -20,6 +22,16 @@ enum tc_opts_result {
 	TC_OPTS_USAGE,   /* bad usage: err says why, exit 2 */
 };
 
+/* One --allow, --deny, --allow-file or --deny-file, in command-line order:
+ * the main adds net (origin: command line) or loads file into its rule
+ * set. text and file point into argv. */
+struct tc_access_opt {
+	enum tc_cidr_kind kind;
+	const char *file; /* --allow-file, --deny-file; NULL: net */
+	const char *text; /* --allow, --deny as typed */
+	struct tc_cidr net;
+};
+
 struct tc_server_opts {
 	const char *addr; /* -l; NULL: every interface */
 	const char *port; /* -p */
@@ -29,6 +41,13 @@ struct tc_server_opts {
 	size_t max_line;
 	unsigned linger_s;
 	bool trace, quiet, verbose;
+	/* Who may join, how many and how fast. access is allocated: free it
+	 * with tc_server_opts_fini(). */
+	struct tc_access_opt *access;
+	size_t n_access;
+	unsigned max_per_ip; /* --max-per-ip; 0: no limit */
+	unsigned rate;       /* --rate, lines a second; 0: no flood control */
+	unsigned burst;      /* --burst, lines */
 };
 
 struct tc_client_opts {
@@ -56,13 +75,18 @@ int tc_parse_size(const char *s, uint64_t max_value, bool allow_zero,
 int tc_parse_port(const char *s);
 
 /* Parse argv. getopt state is reset first, so they may be called again
- * (tests). err gets a one-line reason for TC_OPTS_USAGE. */
+ * (tests). err gets a one-line reason for TC_OPTS_USAGE. Whatever the
+ * server's parse returns, free its options with tc_server_opts_fini(). */
 enum tc_opts_result tc_server_opts_parse(int argc, char **argv,
                                          struct tc_server_opts *o, char *err,
                                          size_t errlen);
 enum tc_opts_result tc_client_opts_parse(int argc, char **argv,
                                          struct tc_client_opts *o, char *err,
                                          size_t errlen);
+
+/* Frees what tc_server_opts_parse() allocated; o may then be parsed into
+ * again. */
+void tc_server_opts_fini(struct tc_server_opts *o);
 
 extern const char tc_server_usage[];
 extern const char tc_client_usage[];
