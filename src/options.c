@@ -53,7 +53,7 @@ const char tc_server_usage[] =
     "  -v, --verbose            a line for every connection event\n"
     "  -h, --help               print this help and exit\n"
     "  -V, --version            print the version and exit\n"
-    "BYTES may end in K, M or G (powers of 1024).\n";
+    "BYTES may end in K, M or G, in either case (powers of 1024).\n";
 
 const char tc_client_usage[] =
     "usage: tcpchat [-p PORT] [--name NAME] [--history FILE | --no-history]\n"
@@ -141,6 +141,8 @@ tc_parse_size(const char *s, uint64_t max_value, bool allow_zero, uint64_t *out)
 
 	if (s == NULL || parse_digits(&s, UINT64_MAX, &v) < 0)
 		return -1;
+	/* Lower case too, as dd, head and most tools take it: "1m" is as
+	 * plain as "1M", and nothing else could be meant by it. */
 	switch (*s) {
 	case 'K':
 	case 'k':
