@@ -98,8 +98,8 @@ const char tc_server_usage[] =
     "  -v, --verbose            a line for every connection event\n"
     "  -h, --help               print this help and exit\n"
     "  -V, --version            print the version and exit\n"
-    "BYTES may end in K, M or G (powers of 1024).\n" ACCESS_USAGE
-    "Console commands (lines typed to the server):\n"
+    "BYTES may end in K, M or G, in either case (powers of "
+    "1024).\n" ACCESS_USAGE "Console commands (lines typed to the server):\n"
     "  TEXT                     send TEXT to every client as NAME: TEXT\n"
     "  /list                    show every connection and its TCP state\n"
     "  /msg ID TEXT             send TEXT to connection ID only\n"
@@ -211,6 +211,8 @@ tc_parse_size(const char *s, uint64_t max_value, bool allow_zero, uint64_t *out)
 
 	if (s == NULL || parse_digits(&s, UINT64_MAX, &v) < 0)
 		return -1;
+	/* Lower case too, as dd, head and most tools take it: "1m" is as
+	 * plain as "1M", and nothing else could be meant by it. */
 	switch (*s) {
 	case 'K':
 	case 'k':

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -397,6 +398,33 @@ START_TEST(test_server_bad_values)
 	         "--linger: invalid seconds '5s' (0 to 86400)");
 	ck_usage(server(&o, "--linger", "-1", NULL),
 	         "--linger: invalid seconds '-1' (0 to 86400)");
+}
+END_TEST
+
+/* The usage text, the parser and its errors agree: K, M or G in either
+ * case, nothing else. */
+START_TEST(test_server_size_suffixes_in_either_case_and_no_other)
+{
+	static const char *const bad[] = {"1T",  "1t", "1KB", "1kb",
+	                                  "1Ki", "1b", "1 M", "1MM"};
+	struct tc_server_opts o;
+
+	ck_assert_ptr_nonnull(strstr(tc_server_usage, "K, M or G, in either "
+	                                              "case"));
+	ck_assert_int_eq(
+	    server(&o, "--max-queue", "1m", "--max-line", "8k", NULL),
+	    TC_OPTS_RUN);
+	ck_assert_uint_eq(o.max_queue, 1024 * 1024);
+	ck_assert_uint_eq(o.max_line, 8 * 1024);
+	ck_assert_int_eq(server(&o, "--max-queue=2g", NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.max_queue, 2ULL << 30);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want),
+		         "--max-queue: invalid size '%s' (1 to 64G)", bad[i]);
+		ck_usage(server(&o, "--max-queue", bad[i], NULL), want);
+	}
 }
 END_TEST
 
@@ -804,6 +832,8 @@ options_suite(void)
 	tcase_add_test(tc, test_server_unknown_options);
 	tcase_add_test(tc, test_server_missing_values);
 	tcase_add_test(tc, test_server_bad_values);
+	tcase_add_test(tc,
+	               test_server_size_suffixes_in_either_case_and_no_other);
 	tcase_add_test(tc, test_server_positional_argument_is_a_usage_error);
 	tcase_add_test(tc, test_server_parse_can_run_again_after_an_error);
 	suite_add_tcase(s, tc);

@@ -65,9 +65,10 @@ struct tc_client_opts {
 	bool no_bell;    /* --no-bell: no bell on a mention */
 };
 
-/* Parses "123", "64K", "1M", "2G" (powers of 1024) into *out; max_value
- * bounds it. Returns 0, or -1 for anything else (empty, sign, overflow,
- * other suffix, zero when !allow_zero). */
+/* Parses decimal digits with an optional K, M or G suffix, in either case
+ * ("123", "64K", "64k", "1M", "2g"; powers of 1024) into *out; max_value
+ * bounds it. Returns 0, or -1 for anything else (empty, sign, space,
+ * overflow, any other suffix such as "1T" or "1KB", zero when !allow_zero). */
 int tc_parse_size(const char *s, uint64_t max_value, bool allow_zero,
                   uint64_t *out);
 
