@@ -290,7 +290,7 @@ tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs)
 }
 
 /* Pushes m to c; on overflow cuts c off (a slow peer never slows the
- * others, SPEC section 3), and so on ENOMEM: a peer that silently missed a
+ * others), and so on ENOMEM: a peer that silently missed a
  * line would be worse off than one told it was cut. A closed queue (EPIPE)
  * is simply skipped. Called with the lock held. */
 static int

@@ -1,4 +1,5 @@
-/* sanitize: escapes what could drive a terminal (SPEC section 2).
+/* sanitize: escapes what could drive a terminal (docs/PROTOCOL.md, "Terminal
+ * safety").
  *
  * A strict UTF-8 decoder decides, sequence by sequence, whether bytes pass
  * as they are or become \xNN; nothing depends on the locale. Runs of

@@ -1,7 +1,7 @@
 /* End-to-end tests of tcpchatd: a real server process on loopback, raw
  * sockets as clients (the way nc talks to it), its console on a pipe.
- * Each test starts its own server and checks one behaviour of SPEC
- * sections 2-4 and docs/PROTOCOL-TEXTS.md, waiting for every event with a
+ * Each test starts its own server and checks one behaviour of
+ * docs/PROTOCOL.md, waiting for every event with a
  * deadline; at the end the server must exit 0 on SIGTERM without a
  * sanitizer report. IPv6, nc and socat tests, which a machine may lack, are
  * in e2e_server_interop.c. */

@@ -1,4 +1,5 @@
-/* options: command-line parsing for both programs (SPEC sections 3, 5).
+/* options: command-line parsing for both programs (man/tcpchatd.1,
+ * man/tcpchat.1).
  *
  * Fills an options struct or says, in one line, which argument is wrong.
  * Never prints or exits: the mains decide that (exit status 2). */

@@ -1,4 +1,4 @@
-/* sanitize: make untrusted bytes safe to show on a terminal (SPEC section 2).
+/* sanitize: make untrusted bytes safe to show on a terminal (docs/PROTOCOL.md).
  *
  * C0 controls except TAB, DEL, C1 controls (U+0080..U+009F, as UTF-8) and
  * every byte of invalid UTF-8 (bad lead, truncated, overlong, surrogate,
