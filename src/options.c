@@ -204,7 +204,8 @@ parse_digits(const char **sp, uint64_t max, uint64_t *out)
 }
 
 int
-tc_parse_size(const char *s, uint64_t max_value, bool allow_zero, uint64_t *out)
+tc_options_parse_size(const char *s, uint64_t max_value, bool allow_zero,
+                      uint64_t *out)
 {
 	unsigned shift = 0;
 	uint64_t v;
@@ -243,7 +244,7 @@ tc_parse_size(const char *s, uint64_t max_value, bool allow_zero, uint64_t *out)
 }
 
 int
-tc_parse_port(const char *s)
+tc_options_parse_port(const char *s)
 {
 	uint64_t v;
 
@@ -347,7 +348,7 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 		o->max_clients = (unsigned)v;
 		break;
 	case OPT_MAX_QUEUE:
-		if (tc_parse_size(optarg, max_queue, false, &v) < 0)
+		if (tc_options_parse_size(optarg, max_queue, false, &v) < 0)
 			return usage_error(err, errlen,
 			                   "%s: invalid size '%s' (1 to 64G)",
 			                   name, optarg);
@@ -355,7 +356,8 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 		break;
 	case OPT_MAX_LINE:
 		/* Below 4 bytes a UTF-8 sequence could not fit a piece. */
-		if (tc_parse_size(optarg, 16 * KIB * KIB, false, &v) < 0 ||
+		if (tc_options_parse_size(optarg, 16 * KIB * KIB, false, &v) <
+		        0 ||
 		    v < 4)
 			return usage_error(err, errlen,
 			                   "%s: invalid size '%s' (4 to 16M)",
@@ -471,7 +473,7 @@ server_option(int c, char **argv, struct tc_server_opts *o, char *err,
 	case 'p':
 	case OPT_PORT:
 		typed_name(argv, c, name, sizeof(name));
-		if (tc_parse_port(optarg) < 0)
+		if (tc_options_parse_port(optarg) < 0)
 			return usage_error(err, errlen, "%s: invalid port '%s'",
 			                   name, optarg);
 		o->port = optarg;
@@ -556,7 +558,7 @@ client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
 	case 'p':
 	case OPT_PORT:
 		typed_name(argv, c, name, sizeof(name));
-		if (tc_parse_port(optarg) < 0)
+		if (tc_options_parse_port(optarg) < 0)
 			return usage_error(err, errlen, "%s: invalid port '%s'",
 			                   name, optarg);
 		o->port = optarg;
@@ -624,7 +626,7 @@ client_operands(int argc, char **argv, struct tc_client_opts *o, bool port_set,
 			return usage_error(err, errlen,
 			                   "-p and a PORT argument exclude "
 			                   "each other");
-		if (tc_parse_port(argv[optind + 1]) < 0)
+		if (tc_options_parse_port(argv[optind + 1]) < 0)
 			return usage_error(err, errlen, "invalid port '%s'",
 			                   argv[optind + 1]);
 		o->port = argv[optind + 1];

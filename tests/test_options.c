@@ -77,7 +77,7 @@ START_TEST(test_size_plain_digits)
 {
 	uint64_t v = 0;
 
-	ck_assert_int_eq(tc_parse_size("123", 1000, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("123", 1000, false, &v), 0);
 	ck_assert_uint_eq(v, 123);
 }
 END_TEST
@@ -87,17 +87,17 @@ START_TEST(test_size_suffixes_are_powers_of_1024_in_either_case)
 	uint64_t v = 0;
 	uint64_t max = UINT64_MAX;
 
-	ck_assert_int_eq(tc_parse_size("64K", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("64K", max, false, &v), 0);
 	ck_assert_uint_eq(v, 64 * 1024);
-	ck_assert_int_eq(tc_parse_size("64k", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("64k", max, false, &v), 0);
 	ck_assert_uint_eq(v, 64 * 1024);
-	ck_assert_int_eq(tc_parse_size("1M", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1M", max, false, &v), 0);
 	ck_assert_uint_eq(v, 1024 * 1024);
-	ck_assert_int_eq(tc_parse_size("3m", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("3m", max, false, &v), 0);
 	ck_assert_uint_eq(v, 3 * 1024 * 1024);
-	ck_assert_int_eq(tc_parse_size("2G", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("2G", max, false, &v), 0);
 	ck_assert_uint_eq(v, 2ULL << 30);
-	ck_assert_int_eq(tc_parse_size("1g", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1g", max, false, &v), 0);
 	ck_assert_uint_eq(v, 1ULL << 30);
 }
 END_TEST
@@ -111,11 +111,12 @@ START_TEST(test_size_rejects_malformed_text)
 	uint64_t v = 77;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(tc_parse_size(bad[i], UINT64_MAX, true, &v) == -1,
-		              "accepted '%s'", bad[i]);
+		ck_assert_msg(
+		    tc_options_parse_size(bad[i], UINT64_MAX, true, &v) == -1,
+		    "accepted '%s'", bad[i]);
 		ck_assert_uint_eq(v, 77);
 	}
-	ck_assert_int_eq(tc_parse_size(NULL, UINT64_MAX, true, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size(NULL, UINT64_MAX, true, &v), -1);
 }
 END_TEST
 
@@ -123,19 +124,21 @@ START_TEST(test_size_rejects_values_past_the_maximum)
 {
 	uint64_t v = 0;
 
-	ck_assert_int_eq(tc_parse_size("1024", 1024, false, &v), 0);
-	ck_assert_int_eq(tc_parse_size("1K", 1024, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1024", 1024, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1K", 1024, false, &v), 0);
 	ck_assert_uint_eq(v, 1024);
-	ck_assert_int_eq(tc_parse_size("1025", 1024, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("2K", 1024, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("1025", 1024, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("2K", 1024, false, &v), -1);
 	/* Past 64 bits, before and after the suffix. */
-	ck_assert_int_eq(
-	    tc_parse_size("18446744073709551615", UINT64_MAX, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("18446744073709551615",
+	                                       UINT64_MAX, false, &v),
+	                 0);
 	ck_assert_uint_eq(v, UINT64_MAX);
-	ck_assert_int_eq(
-	    tc_parse_size("18446744073709551616", UINT64_MAX, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("17179869184G", UINT64_MAX, false, &v),
+	ck_assert_int_eq(tc_options_parse_size("18446744073709551616",
+	                                       UINT64_MAX, false, &v),
 	                 -1);
+	ck_assert_int_eq(
+	    tc_options_parse_size("17179869184G", UINT64_MAX, false, &v), -1);
 }
 END_TEST
 
@@ -143,18 +146,18 @@ START_TEST(test_size_zero_only_when_allowed)
 {
 	uint64_t v = 9;
 
-	ck_assert_int_eq(tc_parse_size("0", 100, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("0K", 100, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("0", 100, true, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("0", 100, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("0K", 100, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("0", 100, true, &v), 0);
 	ck_assert_uint_eq(v, 0);
 }
 END_TEST
 
 START_TEST(test_port_accepts_0_to_65535)
 {
-	ck_assert_int_eq(tc_parse_port("0"), 0);
-	ck_assert_int_eq(tc_parse_port("9999"), 9999);
-	ck_assert_int_eq(tc_parse_port("65535"), 65535);
+	ck_assert_int_eq(tc_options_parse_port("0"), 0);
+	ck_assert_int_eq(tc_options_parse_port("9999"), 9999);
+	ck_assert_int_eq(tc_options_parse_port("65535"), 65535);
 }
 END_TEST
 
@@ -168,9 +171,9 @@ START_TEST(test_port_rejects_anything_else)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(tc_parse_port(bad[i]) == -1, "accepted '%s'",
-		              bad[i]);
-	ck_assert_int_eq(tc_parse_port(NULL), -1);
+		ck_assert_msg(tc_options_parse_port(bad[i]) == -1,
+		              "accepted '%s'", bad[i]);
+	ck_assert_int_eq(tc_options_parse_port(NULL), -1);
 }
 END_TEST
 

@@ -24,6 +24,6 @@ bool tc_sanitize_is_clean(const char *src, size_t len);
 
 /* Length of the valid, printable UTF-8 sequence at s (1 to 4), or 0 when
  * the byte at s must be escaped. n is the bytes available from s. */
-size_t tc_utf8_safe_len(const unsigned char *s, size_t n);
+size_t tc_sanitize_utf8_safe_len(const unsigned char *s, size_t n);
 
 #endif

@@ -104,12 +104,12 @@ check_value_parsers(const char *s, uint8_t knob)
 {
 	uint64_t max = knob & 1 ? UINT64_MAX : (uint64_t)knob << 20;
 	uint64_t got = 0, want = 0;
-	int r = tc_parse_size(s, max, true, &got);
+	int r = tc_options_parse_size(s, max, true, &got);
 	size_t n = strlen(s);
 
 	FUZZ_CHECK(r == model_size(s, max, &want));
 	FUZZ_CHECK(r != 0 || got == want);
-	r = tc_parse_port(s);
+	r = tc_options_parse_port(s);
 	if (n == 0 || strspn(s, "0123456789") != n) {
 		FUZZ_CHECK(r == -1);
 	} else if (model_size(s, 65535, &want) == 0) {
@@ -163,7 +163,7 @@ check_server(const struct argv_copy *a, const struct tc_server_opts *o)
 	FUZZ_CHECK(o->max_queue >= 1 && o->max_queue <= 64 * KIB * KIB * KIB);
 	FUZZ_CHECK(o->max_line >= 4 && o->max_line <= 16 * KIB * KIB);
 	FUZZ_CHECK(o->linger_s <= 86400);
-	FUZZ_CHECK(o->port != NULL && tc_parse_port(o->port) >= 0);
+	FUZZ_CHECK(o->port != NULL && tc_options_parse_port(o->port) >= 0);
 	FUZZ_CHECK(o->name != NULL && from_argv_or(a, o->name, "server"));
 	FUZZ_CHECK(from_argv_or(a, o->addr, NULL));
 	FUZZ_CHECK(from_argv_or(a, o->port, TC_DEFAULT_PORT));
@@ -173,7 +173,7 @@ static void
 check_client(const struct argv_copy *a, const struct tc_client_opts *o)
 {
 	FUZZ_CHECK(o->host != NULL && o->host[0] != '\0');
-	FUZZ_CHECK(o->port != NULL && tc_parse_port(o->port) >= 0);
+	FUZZ_CHECK(o->port != NULL && tc_options_parse_port(o->port) >= 0);
 	FUZZ_CHECK(o->family == AF_UNSPEC || o->family == AF_INET ||
 	           o->family == AF_INET6);
 	FUZZ_CHECK(o->history_path == NULL || !o->no_history);
@@ -203,7 +203,7 @@ parse_once(bool is_server, const uint8_t *data, size_t size, char *err,
 			summary[0] = so.max_queue;
 			summary[1] = so.max_line;
 			summary[2] = so.max_clients;
-			summary[3] = (uint64_t)tc_parse_port(so.port);
+			summary[3] = (uint64_t)tc_options_parse_port(so.port);
 		}
 	} else {
 		r = tc_client_opts_parse(a.argc, a.argv, &co, err, errlen);
@@ -212,7 +212,7 @@ parse_once(bool is_server, const uint8_t *data, size_t size, char *err,
 			summary[0] = (uint64_t)co.family;
 			summary[1] = co.no_history;
 			summary[2] = strlen(co.host);
-			summary[3] = (uint64_t)tc_parse_port(co.port);
+			summary[3] = (uint64_t)tc_options_parse_port(co.port);
 		}
 	}
 	check_err(&a, r, err, errlen);

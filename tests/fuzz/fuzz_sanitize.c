@@ -98,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(tc_sanitize_is_clean(src, size) ==
 	           (n == size && memcmp(out, src, size) == 0));
 	if (size > 0)
-		FUZZ_CHECK(tc_utf8_safe_len(data, size) ==
+		FUZZ_CHECK(tc_sanitize_utf8_safe_len(data, size) ==
 		           model_char_len(data, size));
 	free(want);
 	free(out);
