@@ -434,8 +434,9 @@ tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns)
 static size_t
 pending_locked(const struct tc_conn *c, struct tc_progress *p)
 {
+	/* Not TCP, or already shut: nothing in flight, nothing acknowledged. */
 	if (tc_progress_read(c->fd, p) == -1)
-		p->unacked = 0;
+		*p = (struct tc_progress){0};
 	return tc_outq_bytes(c->q) + p->unacked;
 }
 
