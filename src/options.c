@@ -548,12 +548,44 @@ client_wait(char **argv, int c, struct tc_client_opts *o, char *err,
 }
 
 /* Applies one client option getopt returned; *port_set records -p. */
+/* The client's options that only set a field; true when c was one. */
+static bool
+client_setting(int c, struct tc_client_opts *o)
+{
+	switch (c) {
+	case OPT_NAME:
+		o->name = optarg;
+		return true;
+	case OPT_HISTORY:
+		o->history_path = optarg;
+		return true;
+	case OPT_NO_HISTORY:
+		o->no_history = true;
+		return true;
+	case OPT_TRACE:
+		o->trace = true;
+		return true;
+	case OPT_TIMESTAMPS:
+		o->timestamps = true;
+		return true;
+	case OPT_NO_COLOR:
+		o->no_color = true;
+		return true;
+	case OPT_NO_BELL:
+		o->no_bell = true;
+		return true;
+	}
+	return false;
+}
+
 static enum tc_opts_result
 client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
               char *err, size_t errlen)
 {
 	char name[64];
 
+	if (client_setting(c, o))
+		return TC_OPTS_RUN;
 	switch (c) {
 	case 'p':
 	case OPT_PORT:
@@ -564,30 +596,9 @@ client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
 		o->port = optarg;
 		*port_set = true;
 		break;
-	case OPT_NAME:
-		o->name = optarg;
-		break;
-	case OPT_HISTORY:
-		o->history_path = optarg;
-		break;
-	case OPT_NO_HISTORY:
-		o->no_history = true;
-		break;
-	case OPT_TRACE:
-		o->trace = true;
-		break;
 	case 'w':
 	case OPT_WAIT:
 		return client_wait(argv, c, o, err, errlen);
-	case OPT_TIMESTAMPS:
-		o->timestamps = true;
-		break;
-	case OPT_NO_COLOR:
-		o->no_color = true;
-		break;
-	case OPT_NO_BELL:
-		o->no_bell = true;
-		break;
 	case '4':
 	case '6':
 		if (o->family != AF_UNSPEC &&
