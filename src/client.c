@@ -164,6 +164,10 @@ phase_of(struct tc_client *c)
 struct shown {
 	char *escaped;   /* ESCAPED_MAX bytes */
 	char *decorated; /* DECORATED_MAX bytes */
+	/* The local time for --timestamps, worked out again only when the
+	 * second changes: localtime_r() costs more than the decorating. */
+	time_t now_s;
+	struct tm now;
 };
 
 /* Each message escaped (the server relays whatever its clients send),
@@ -176,17 +180,17 @@ print_message(struct tc_client *c, const struct tc_linebuf *lb,
 {
 	const char *text = line;
 	time_t t = time(NULL);
-	struct tm now;
 
 	if (!tc_sanitize_is_clean(line, len)) {
 		len = tc_sanitize(s->escaped, line, len);
 		text = s->escaped;
 	}
-	localtime_r(&t, &now);
+	if (t != s->now_s && localtime_r(&t, &s->now) != NULL)
+		s->now_s = t;
 	if (tc_linebuf_continues(lb))
-		tc_deco_rest(c->deco, text, len, &now, s->decorated);
+		tc_deco_rest(c->deco, text, len, &s->now, s->decorated);
 	else
-		tc_deco_line(c->deco, text, len, &now, s->decorated);
+		tc_deco_line(c->deco, text, len, &s->now, s->decorated);
 	tc_console_printf(stdout, "%s", s->decorated);
 }
 
@@ -246,7 +250,7 @@ reader_main(void *arg)
 {
 	struct tc_client *c = arg;
 	struct tc_linebuf lb;
-	struct shown s;
+	struct shown s = {.now_s = (time_t)-1};
 	int err;
 
 	s.escaped = malloc(ESCAPED_MAX);
