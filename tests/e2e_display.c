@@ -3,10 +3,12 @@
  * Runs the real client on a pseudo-terminal (or pipes) against a listening
  * socket of the test, which sends the server's lines byte for byte, and
  * once through tcpchatd: the colour of a name, a mention's highlight and
- * its one bell, --timestamps, Tab completion of a nick seen in the room,
- * and no escape sequence at all where colour is off (a pipe, NO_COLOR,
- * TERM=dumb, --no-color). Also that the server's console keeps Tab as
- * text. Every wait has a deadline. Left out without readline. */
+ * its one bell, --timestamps, Tab completion of a nick seen in the room
+ * (and a Tab in a bracketed paste kept as text), the rest of a line over
+ * 64 KiB shown plain, and no escape sequence at all where colour is off
+ * (a pipe, NO_COLOR, TERM=dumb, --no-color). Also that the server's
+ * console keeps Tab as text. Every wait has a deadline. Left out without
+ * readline. */
 #include <check.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -402,6 +404,53 @@ START_TEST(test_the_same_lines_on_a_colour_terminal_have_sgr)
 }
 END_TEST
 
+/* A terminal that brackets pastes marks where one begins and ends (the
+ * client asks it to): a Tab inside is part of the text. */
+START_TEST(test_a_tab_in_a_bracketed_paste_is_text)
+{
+	struct fixture f;
+
+	fx_start(&f, PTY, NULL, NULL);
+	fx_says(&f, "bob: hello", "bob: hello");
+	ck_assert_int_eq(h_write(&f.p, "\033[200~bo\tb\033[201~\r"), 0);
+	H_EXPECT_NEXT(f.cfd, "bo\tb");
+	fx_close(&f);
+}
+END_TEST
+
+/* ---- a line too long to read in one piece ---- */
+
+/* The client reads a line in pieces of 64 KiB; what follows the first is
+ * the sender's text, even when it looks like another sender's label. */
+START_TEST(test_the_rest_of_a_line_over_64_kib_is_shown_plain)
+{
+	const size_t piece = 64 * 1024;
+	struct fixture f;
+	char *line;
+	const char *rest;
+
+	fx_start(&f, PTY, colour_env, NULL);
+	fx_says(&f, "* welcome, you are ann (2 online)", "online)");
+	line = malloc(piece + 32);
+	ck_assert_ptr_nonnull(line);
+	memcpy(line, "bob: ", 5);
+	memset(line + 5, 'x', piece - 5);
+	strcpy(line + piece, "carol: hey ann\n");
+	ck_assert_int_eq(h_send(f.cfd, line), 0);
+	free(line);
+	ck_assert_int_eq(
+	    h_wait_output(&f.p, 1, "carol: hey ann\r\n", &f.from, T_MS), 0);
+	rest = f.p.out + f.from - strlen("carol: hey ann\r\n");
+	/* The first piece has bob's colour; the rest has none, nor a bell. */
+	ck_assert_ptr_nonnull(strstr(f.p.out, "bob\033[39m: xxx"));
+	ck_assert_msg(!has_sgr(rest, strlen(rest)), "SGR in the rest: %s",
+	              rest);
+	ck_assert_int_ne(rest[-1], 'm');
+	ck_assert_ptr_null(memchr(f.p.out, '\a', f.p.out_len));
+	fx_close(&f);
+}
+END_TEST
+
 /* ---- the server's console ---- */
 
 /* tcpchatd on the harness's pty (pointed at it for this start), as an
@@ -481,6 +530,7 @@ tc_test_suite(void)
 	               test_a_mention_is_highlighted_and_rings_the_bell_once);
 	tcase_add_test(tc, test_no_bell_keeps_the_highlight_and_rings_nothing);
 	tcase_add_test(tc, test_the_same_lines_on_a_colour_terminal_have_sgr);
+	tcase_add_test(tc, test_the_rest_of_a_line_over_64_kib_is_shown_plain);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
@@ -500,6 +550,7 @@ tc_test_suite(void)
 	tc = tcase_create("completion");
 	tcase_add_test(tc, test_tab_completes_a_nick_seen_in_a_message);
 	tcase_add_test(tc, test_tab_does_not_complete_a_nick_never_seen);
+	tcase_add_test(tc, test_a_tab_in_a_bracketed_paste_is_text);
 	tcase_add_test(tc, test_the_server_console_keeps_tab_as_text);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
