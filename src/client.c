@@ -18,9 +18,11 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tcpchat/console.h"
+#include "tcpchat/decorate.h"
 #include "tcpchat/linebuf.h"
 #include "tcpchat/net.h"
 #include "tcpchat/proto.h"
@@ -28,8 +30,14 @@
 #include "tcpchat/trace.h"
 
 /* Incoming messages: the server's "NAME: TEXT" lines may be longer than
- * --max-line once escaped; split only what no line of it can reach. */
+ * --max-line once escaped; split only what no line of it can reach. The
+ * pieces after the first of a longer line are shown plain (the display's
+ * documentation says "over 64 KiB"). */
 #define READ_MAX_LINE (64 * 1024)
+
+/* The reader's buffers for one incoming line: escaped, then decorated. */
+#define ESCAPED_MAX TC_SANITIZE_BOUND(READ_MAX_LINE)
+#define DECORATED_MAX TC_DECO_BOUND(ESCAPED_MAX)
 
 /* The connection's life. Arrows are the only steps enter() allows; who
  * takes each is in brackets (C the console thread, R the reader).
@@ -93,6 +101,9 @@ struct tc_client {
 	int fd;
 	int sig_fd;
 	bool tty;
+	/* The caller's; the reader decorates with it, the console thread
+	 * completes with it (it has its own lock). */
+	struct tc_deco *deco;
 	/* Read-only while the reader runs; finish() clears .fd after
 	 * close(). */
 	struct tc_trace_conn tr;
@@ -150,34 +161,56 @@ phase_of(struct tc_client *c)
 
 /* ---- the reader thread ---- */
 
-/* Each message escaped (the server relays whatever its clients send). */
+struct shown {
+	char *escaped;   /* ESCAPED_MAX bytes */
+	char *decorated; /* DECORATED_MAX bytes */
+	/* The local time for --timestamps, worked out again only when the
+	 * second changes: localtime_r() costs more than the decorating. */
+	time_t now_s;
+	struct tm now;
+};
+
+/* Each message escaped (the server relays whatever its clients send),
+ * then decorated: the display's escape sequences are added only to text
+ * that can hold none of its own. The rest of a line that was split is
+ * the sender's text: never read for a name, a notice or a mention. */
 static void
-print_message(const char *line, size_t len, char *scratch)
+print_message(struct tc_client *c, const struct tc_linebuf *lb,
+              const char *line, size_t len, struct shown *s)
 {
-	if (tc_sanitize_is_clean(line, len)) {
-		tc_console_printf(stdout, "%.*s", (int)len, line);
-		return;
+	const char *text = line;
+	time_t t = time(NULL);
+
+	if (!tc_sanitize_is_clean(line, len)) {
+		len = tc_sanitize(s->escaped, line, len);
+		text = s->escaped;
 	}
-	tc_sanitize(scratch, line, len);
-	tc_console_printf(stdout, "%s", scratch);
+	if (t != s->now_s && localtime_r(&t, &s->now) != NULL)
+		s->now_s = t;
+	if (tc_linebuf_continues(lb))
+		tc_deco_rest(c->deco, text, len, &s->now, s->decorated);
+	else
+		tc_deco_line(c->deco, text, len, &s->now, s->decorated);
+	tc_console_printf(stdout, "%s", s->decorated);
 }
 
 static void
-print_messages(struct tc_linebuf *lb, bool at_eof, char *scratch)
+print_messages(struct tc_client *c, struct tc_linebuf *lb, bool at_eof,
+               struct shown *s)
 {
 	const char *line;
 	ssize_t len;
 
 	while ((len = tc_linebuf_next(lb, &line)) >= 0)
-		print_message(line, (size_t)len, scratch);
+		print_message(c, lb, line, (size_t)len, s);
 	while (at_eof && (len = tc_linebuf_flush(lb, &line)) >= 0)
-		print_message(line, (size_t)len, scratch);
+		print_message(c, lb, line, (size_t)len, s);
 }
 
 /* Returns 0 at EOF, else the errno that ended the reading. Either way
  * the last bytes, a line cut short by the FIN or a reset, are shown. */
 static int
-receive_all(struct tc_client *c, struct tc_linebuf *lb, char *scratch)
+receive_all(struct tc_client *c, struct tc_linebuf *lb, struct shown *s)
 {
 	char buf[16384];
 	ssize_t n;
@@ -192,9 +225,9 @@ receive_all(struct tc_client *c, struct tc_linebuf *lb, char *scratch)
 		else if (n > 0 && tc_linebuf_feed(lb, buf, (size_t)n) == -1)
 			err = errno;
 		else
-			print_messages(lb, false, scratch);
+			print_messages(c, lb, false, s);
 	}
-	print_messages(lb, true, scratch);
+	print_messages(c, lb, true, s);
 	return err;
 }
 
@@ -217,14 +250,19 @@ reader_main(void *arg)
 {
 	struct tc_client *c = arg;
 	struct tc_linebuf lb;
-	char *scratch;
+	struct shown s = {.now_s = (time_t)-1};
 	int err;
 
-	scratch = malloc(TC_SANITIZE_BOUND(READ_MAX_LINE));
+	s.escaped = malloc(ESCAPED_MAX);
+	s.decorated = malloc(DECORATED_MAX);
 	tc_linebuf_init(&lb, READ_MAX_LINE);
-	err = scratch == NULL ? ENOMEM : receive_all(c, &lb, scratch);
+	if (s.escaped == NULL || s.decorated == NULL)
+		err = ENOMEM;
+	else
+		err = receive_all(c, &lb, &s);
 	tc_linebuf_fini(&lb);
-	free(scratch);
+	free(s.decorated);
+	free(s.escaped);
 	reader_ended(c, err);
 	return NULL;
 }
@@ -548,7 +586,7 @@ setup_signals(struct tc_client *c)
 }
 
 struct tc_client *
-tc_client_new(int fd, bool tty)
+tc_client_new(int fd, bool tty, struct tc_deco *deco)
 {
 	struct tc_client *c = calloc(1, sizeof(*c));
 	int saved;
@@ -562,6 +600,7 @@ tc_client_new(int fd, bool tty)
 	c->fd = fd;
 	c->sig_fd = -1;
 	c->tty = tty;
+	c->deco = deco;
 	c->phase = TC_CLIENT_OPEN;
 	pthread_mutex_init(&c->lock, NULL);
 	if (setup_signals(c) == -1) {

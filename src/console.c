@@ -536,8 +536,13 @@ rl_setup(void)
 	con.rl_eof = false;
 	rl_callback_handler_install(con.o.prompt, rl_line_cb);
 	con.rl_handler = true;
-	/* A chat has nothing to complete: TAB is text. */
-	rl_bind_key('\t', rl_insert);
+	/* Whoever installed a completion hook before the console ran (the
+	 * client: nicks and commands) has Tab complete; without one
+	 * readline would offer file names, so Tab stays text (the server's
+	 * console). In a bracketed paste Tab is text either way; from a
+	 * terminal that does not bracket pastes, a pasted Tab completes. */
+	rl_bind_key('\t', rl_attempted_completion_function != NULL ? rl_complete
+	                                                           : rl_insert);
 }
 
 static void

@@ -1,8 +1,9 @@
 /* tcpchat: the client's main.
  *
  * Parses the options, connects, and wires the connection (client.c) to
- * the terminal (console.c); the connection's life, its threads and its
- * exit status are the client module's. */
+ * the terminal (console.c) and the display (decorate.c, complete_rl.c);
+ * the connection's life, its threads and its exit status are the client
+ * module's. */
 #include <errno.h>
 #include <locale.h>
 #include <signal.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 #include "tcpchat/client.h"
+#include "tcpchat/complete_rl.h"
 #include "tcpchat/console.h"
+#include "tcpchat/decorate.h"
 #include "tcpchat/net.h"
 #include "tcpchat/options.h"
 #include "tcpchat/proto.h"
@@ -80,11 +83,34 @@ init_console(struct tc_client *c, const struct tc_client_opts *o, bool tty)
 	}
 }
 
+/* How incoming lines are shown, and Tab completion from what they teach.
+ * Colour only when both ends are the user's terminal: a piped input is a
+ * script, its output plain. Reads the environment: before threads. */
+static struct tc_deco *
+init_display(const struct tc_client_opts *o, bool tty)
+{
+	struct tc_deco_opts d = {
+	    .color = tty && tc_deco_color_wanted(o->no_color, STDOUT_FILENO),
+	    .bell = !o->no_bell,
+	    .timestamps = o->timestamps,
+	};
+	struct tc_deco *deco = tc_deco_new(&d);
+
+	if (deco == NULL) {
+		fprintf(stderr, "tcpchat: display: %s\n", strerror(errno));
+		exit(TC_CLIENT_EXIT_LOST);
+	}
+	if (tty)
+		tc_complete_rl_install(deco);
+	return deco;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct tc_client_opts o;
 	struct tc_client *c;
+	struct tc_deco *deco;
 	char err[TC_ERR_MAX];
 	bool tty;
 	int fd, rc;
@@ -95,21 +121,25 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Connect before blocking signals: Ctrl-C ends a slow connect. */
 	fd = tc_net_connect_within(o.host, o.port, o.family,
-	                           (int)o.connect_wait_s * 1000, err, sizeof(err));
+	                           (int)o.connect_wait_s * 1000, err,
+	                           sizeof(err));
 	if (fd == -1) {
 		fprintf(stderr, "tcpchat: %s\n", err);
 		return EXIT_CONNECT;
 	}
 	tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	tc_trace_setup(o.trace, trace_sink);
-	c = tc_client_new(fd, tty);
+	deco = init_display(&o, tty);
+	c = tc_client_new(fd, tty, deco);
 	if (c == NULL) {
 		fprintf(stderr, "tcpchat: signals: %s\n", strerror(errno));
+		tc_deco_free(deco);
 		return TC_CLIENT_EXIT_LOST;
 	}
 	init_console(c, &o, tty);
 	rc = tc_client_run(c, o.name);
 	tc_console_fini();
 	tc_client_free(c);
+	tc_deco_free(deco);
 	return rc;
 }

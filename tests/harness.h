@@ -44,8 +44,16 @@ struct h_proc {
 int h_server_start(struct h_proc *p, const char *const *args);
 
 /* Starts $TCPCHAT with args; with pty, stdin/stdout are a pseudo-terminal
- * of 80x24 (stderr a pipe), else pipes. Returns 0 or -1. */
+ * of 80x24 (stderr a pipe), else pipes. On the pty NO_COLOR=1 is set, so
+ * what the client prints is plain text, and TERM is xterm unless the
+ * test's own environment names one. Returns 0 or -1. */
 int h_client_start(struct h_proc *p, bool pty, const char *const *args);
+
+/* As h_client_start, then env changes the child's environment: each
+ * "NAME=VALUE" is set, each bare "NAME" unset ("NO_COLOR" for colours).
+ * env may be NULL. */
+int h_client_start_env(struct h_proc *p, bool pty, const char *const *env,
+                       const char *const *args);
 
 /* Starts any program (argv[0] looked up in PATH) with stdio pipes. */
 int h_spawn(struct h_proc *p, const char *const *argv);

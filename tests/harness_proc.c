@@ -166,6 +166,25 @@ set_nonblock(int fd)
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* In the child: each "NAME=VALUE" of env set, each bare "NAME" unset. */
+static void
+apply_env(const char *const *env)
+{
+	const char *eq;
+	char name[256];
+
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		eq = strchr(env[i], '=');
+		if (eq == NULL) {
+			unsetenv(env[i]);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - env[i]),
+		         env[i]);
+		setenv(name, eq + 1, 1);
+	}
+}
+
 /* In the child: die with the test, default signals, exec. Never returns. */
 static void
 child_exec(pid_t parent, const char *path, const char *const *argv, bool search)
@@ -209,7 +228,7 @@ close_pipes(int *fds, int n)
 /* Starts path with stdio pipes (in[0],out[1],err[1] go to the child). */
 static int
 spawn_pipes(struct h_proc *p, const char *path, const char *const *argv,
-            bool search)
+            bool search, const char *const *env)
 {
 	int fds[6] = {-1, -1, -1, -1, -1, -1}; /* in, out, err pairs */
 	pid_t parent = getpid();
@@ -225,6 +244,7 @@ spawn_pipes(struct h_proc *p, const char *path, const char *const *argv,
 		if (dup2(fds[0], 0) < 0 || dup2(fds[3], 1) < 0 ||
 		    dup2(fds[5], 2) < 0)
 			_exit(127);
+		apply_env(env);
 		child_exec(parent, path, argv, search);
 	}
 	p->in_fd = fds[1];
@@ -244,7 +264,8 @@ fail:
 
 /* Starts path on a new 80x24 pseudo-terminal, stderr a pipe. */
 static int
-spawn_pty(struct h_proc *p, const char *path, const char *const *argv)
+spawn_pty(struct h_proc *p, const char *path, const char *const *argv,
+          const char *const *env)
 {
 	struct winsize ws = {.ws_row = 24, .ws_col = 80};
 	int errp[2], master = -1;
@@ -263,6 +284,10 @@ spawn_pty(struct h_proc *p, const char *path, const char *const *argv)
 			_exit(127);
 		/* readline needs some terminal type; keep the caller's. */
 		setenv("TERM", "xterm", 0);
+		/* Transcripts compare plain text: the client's colours and
+		 * bell are for the tests that ask for them (env). */
+		setenv("NO_COLOR", "1", 1);
+		apply_env(env);
 		child_exec(parent, path, argv, false);
 	}
 	close(errp[1]);
@@ -340,7 +365,7 @@ h_server_start(struct h_proc *p, const char *const *args)
 
 	if (path == NULL || build_argv(argv, 64, path, pre, args) < 0)
 		return -1;
-	if (spawn_pipes(p, path, argv, false) < 0)
+	if (spawn_pipes(p, path, argv, false, NULL) < 0)
 		return -1;
 	if (h_wait_output(p, 2, prefix, &from, H_TIMEOUT_MS) < 0)
 		goto fail;
@@ -361,20 +386,27 @@ fail:
 int
 h_client_start(struct h_proc *p, bool pty, const char *const *args)
 {
+	return h_client_start_env(p, pty, NULL, args);
+}
+
+int
+h_client_start_env(struct h_proc *p, bool pty, const char *const *env,
+                   const char *const *args)
+{
 	const char *argv[64];
 	const char *path = env_path("TCPCHAT");
 
 	if (path == NULL || build_argv(argv, 64, path, NULL, args) < 0)
 		return -1;
 	if (pty)
-		return spawn_pty(p, path, argv);
-	return spawn_pipes(p, path, argv, false);
+		return spawn_pty(p, path, argv, env);
+	return spawn_pipes(p, path, argv, false, env);
 }
 
 int
 h_spawn(struct h_proc *p, const char *const *argv)
 {
-	return spawn_pipes(p, argv[0], argv, true);
+	return spawn_pipes(p, argv[0], argv, true, NULL);
 }
 
 /* What has been read of one of p's output streams (1 stdout, 2 stderr)

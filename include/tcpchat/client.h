@@ -2,8 +2,8 @@
  * the exit status.
  *
  * Two threads share it. The reader thread only receives: it frames,
- * escapes and prints what the server sends, until the server's FIN or an
- * error. The calling thread is the console thread: it sends each line the
+ * escapes, decorates and prints what the server sends, until the server's FIN
+ * or an error. The calling thread is the console thread: it sends each line the
  * console hands over, runs the half-close ("exit", then shutdown(SHUT_WR),
  * then reading on until the server's FIN), handles the signals through a
  * signalfd the console polls, and alone closes the socket, after joining
@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "tcpchat/console.h"
+#include "tcpchat/decorate.h"
 
 /* The connection was lost: a reset or another socket error. */
 #define TC_CLIENT_EXIT_LOST 3
@@ -24,8 +25,10 @@ struct tc_client;
  * the client handles in the calling thread (so call it before any other
  * thread starts: they inherit the mask) and opens the signalfd they are
  * read from; tty turns on the terminal's keys (Ctrl-C clears the line,
- * Ctrl-Z, resizing). Returns NULL with errno on failure, fd then closed. */
-struct tc_client *tc_client_new(int fd, bool tty);
+ * Ctrl-Z, resizing). Every incoming line is shown through deco, which
+ * stays the caller's and must outlive tc_client_run(). Returns NULL with
+ * errno on failure, fd then closed. */
+struct tc_client *tc_client_new(int fd, bool tty, struct tc_deco *deco);
 
 /* Fills on_line, on_eof, extra_fd, on_extra, ctx and caller_history of
  * co, so that the console's input and the signals go to c, and only the

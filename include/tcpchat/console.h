@@ -6,7 +6,9 @@
  * and a wake-up pipe; otherwise it reads plain lines. Any other thread
  * prints with tc_console_printf(), which hands the text to the console
  * thread, so incoming lines appear above the prompt without garbling what
- * is being typed. There is one console per process. */
+ * is being typed. With readline, Tab completes if a completion hook was
+ * installed before tc_console_run() (complete_rl.h), else it is text.
+ * There is one console per process. */
 #ifndef TCPCHAT_CONSOLE_H
 #define TCPCHAT_CONSOLE_H
 
