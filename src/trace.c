@@ -892,7 +892,12 @@ tc_trace_poll(struct tc_trace_conn *tc, struct pollfd *fds, nfds_t nfds,
 		}
 		n = poll(fds, nfds, slice);
 		saved = errno;
-		if (n != 0 || sampling(tc))
+		/* Before the close, news may be the peer's first FIN: look.
+		 * Once it has begun, quiet slices sample and news is left to
+		 * the caller, whose step or half-closed line reads the state
+		 * after its recv(): so the lines it reads are told before a
+		 * FIN that came behind them in the same wake-up. */
+		if (sampling(tc) ? n == 0 : n != 0)
 			tc_trace_sample(tc);
 		errno = saved;
 		if (n != 0 || (timeout_ms >= 0 && slice == 0))
