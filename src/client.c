@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -174,6 +175,33 @@ print_messages(struct tc_linebuf *lb, bool at_eof, char *scratch)
 		print_message(line, (size_t)len, scratch);
 }
 
+/* While tracing, the reader waits in tc_trace_poll() rather than in
+ * recv(): it keeps sampling the state once our FIN is out, which is how
+ * the client sees FIN_WAIT2. 0, or -1 with errno. */
+static int
+trace_wait_input(struct tc_client *c)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+
+	if (!tc_trace_enabled())
+		return 0;
+	return tc_trace_poll(&c->tr, &pfd, 1, -1) == -1 ? -1 : 0;
+}
+
+/* What arrives after our FIN crossed a half-closed connection: the trace
+ * tells each recv() of it. */
+static void
+trace_late_input(struct tc_client *c, const char *buf, size_t n)
+{
+	size_t lines = 0;
+
+	if (!tc_trace_enabled() || phase_of(c) != TC_CLIENT_HALF_CLOSED)
+		return;
+	for (size_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	tc_trace_halfclosed_io(&c->tr, TC_TRACE_IN, n, lines);
+}
+
 /* Returns 0 at EOF, else the errno that ended the reading. Either way
  * the last bytes, a line cut short by the FIN or a reset, are shown. */
 static int
@@ -184,9 +212,15 @@ receive_all(struct tc_client *c, struct tc_linebuf *lb, char *scratch)
 	int err = 0;
 
 	while (err == 0) {
+		if (trace_wait_input(c) == -1 && errno != EINTR) {
+			err = errno;
+			break;
+		}
 		n = recv(c->fd, buf, sizeof(buf), 0);
 		if (n == 0)
 			break;
+		if (n > 0)
+			trace_late_input(c, buf, (size_t)n);
 		if (n < 0 && errno != EINTR)
 			err = errno;
 		else if (n > 0 && tc_linebuf_feed(lb, buf, (size_t)n) == -1)
@@ -207,7 +241,8 @@ reader_ended(struct tc_client *c, int err)
 		enter(c, TC_CLIENT_LOST, err);
 	else if (enter(c, TC_CLIENT_SERVER_CLOSED, 0) ||
 	         enter(c, TC_CLIENT_DONE, 0))
-		tc_trace(&c->tr, "received FIN (EOF)");
+		tc_trace_step(&c->tr, TC_TRACE_FIN_RECEIVED,
+		              "received FIN (EOF)");
 }
 
 /* Only recv()s: the socket's output and its close belong to the console
@@ -330,12 +365,14 @@ send_exit(struct tc_client *c)
 {
 	if (send_line(c, "exit", 4) == -1)
 		return;
-	tc_trace(&c->tr, "sent exit");
+	tc_trace_step(&c->tr, TC_TRACE_EXIT_SENT, "sent exit");
 	if (shutdown(c->fd, SHUT_WR) == -1) {
 		enter(c, TC_CLIENT_LOST, errno);
 		return;
 	}
-	tc_trace(&c->tr, "shutdown(SHUT_WR)");
+	/* Traced before the move: the reader tells what it receives as
+	 * "after our FIN" once it sees HALF_CLOSED, never before the FIN. */
+	tc_trace_step(&c->tr, TC_TRACE_FIN_SENT, "shutdown(SHUT_WR)");
 	enter(c, TC_CLIENT_HALF_CLOSED, 0);
 }
 
@@ -609,20 +646,24 @@ exit_status(struct tc_client *c)
 static int
 finish(struct tc_client *c, pthread_t reader)
 {
-	bool gave_up = phase_of(c) == TC_CLIENT_GAVE_UP;
+	enum tc_client_phase p = phase_of(c);
+	bool gave_up = p == TC_CLIENT_GAVE_UP;
 
 	/* shutdown, not close: the reader may still be in recv(). A send
 	 * given up must not end in a FIN (the server would take the cut
 	 * line as a last message): SHUT_RD only, then a reset. */
-	shutdown(c->fd, gave_up ? SHUT_RD : SHUT_RDWR);
+	if (shutdown(c->fd, gave_up ? SHUT_RD : SHUT_RDWR) == 0 &&
+	    p == TC_CLIENT_SERVER_CLOSED)
+		tc_trace_step(&c->tr, TC_TRACE_FIN_SENT,
+		              "shutdown(SHUT_RDWR), FIN sent");
 	pthread_join(reader, NULL);
 	if (gave_up)
 		set_linger_zero(c->fd);
 	close(c->fd);
 	c->fd = -1;
-	/* The fd is gone: trace reads the state from the kernel's table. */
-	c->tr.fd = -1;
-	tc_trace(&c->tr, "close()");
+	/* The fd is gone: trace reads the state from the kernel's table,
+	 * then draws the close. */
+	tc_trace_closed(&c->tr);
 	return exit_status(c);
 }
 
@@ -645,7 +686,7 @@ tc_client_run(struct tc_client *c, const char *nick)
 
 	tc_console_printf(stderr, "tcpchat: connected to %s",
 	                  tc_net_peer_str(c->fd, addr));
-	tc_trace(&c->tr, "connected");
+	tc_trace_connected(&c->tr);
 	if (nick != NULL)
 		send_nick(c, nick);
 	rc = pthread_create(&reader, NULL, reader_main, c);
@@ -673,6 +714,7 @@ tc_client_free(struct tc_client *c)
 		close(c->fd);
 	if (c->sig_fd >= 0)
 		close(c->sig_fd);
+	tc_trace_conn_fini(&c->tr);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
