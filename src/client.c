@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -188,6 +190,23 @@ trace_wait_input(struct tc_client *c)
 	return tc_trace_poll(&c->tr, &pfd, 1, -1) == -1 ? -1 : 0;
 }
 
+/* Whether our FIN is out: the phase says so once the console thread has
+ * traced its shutdown and moved on, the kernel already from the moment
+ * the FIN left (lines may arrive in between). */
+static bool
+our_fin_is_out(struct tc_client *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (phase_of(c) == TC_CLIENT_HALF_CLOSED)
+		return true;
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return false;
+	return ti.tcpi_state == TCP_FIN_WAIT1 ||
+	       ti.tcpi_state == TCP_FIN_WAIT2 || ti.tcpi_state == TCP_CLOSING;
+}
+
 /* What arrives after our FIN crossed a half-closed connection: the trace
  * tells each recv() of it. */
 static void
@@ -195,7 +214,7 @@ trace_late_input(struct tc_client *c, const char *buf, size_t n)
 {
 	size_t lines = 0;
 
-	if (!tc_trace_enabled() || phase_of(c) != TC_CLIENT_HALF_CLOSED)
+	if (!tc_trace_enabled() || !our_fin_is_out(c))
 		return;
 	for (size_t i = 0; i < n; i++)
 		lines += buf[i] == '\n';
@@ -370,8 +389,6 @@ send_exit(struct tc_client *c)
 		enter(c, TC_CLIENT_LOST, errno);
 		return;
 	}
-	/* Traced before the move: the reader tells what it receives as
-	 * "after our FIN" once it sees HALF_CLOSED, never before the FIN. */
 	tc_trace_step(&c->tr, TC_TRACE_FIN_SENT, "shutdown(SHUT_WR)");
 	enter(c, TC_CLIENT_HALF_CLOSED, 0);
 }
