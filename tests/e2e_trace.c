@@ -191,10 +191,16 @@ START_TEST(test_linger_close_is_traced_by_both_programs)
 	/* The accept line names the peer, and both ends. */
 	EXPECT_TRACE(&srv, &sf, h_fmt("accepted from %s on 127.0.0.1:", addr),
 	             "(tcp ESTABLISHED)");
+	/* Read before the close, the welcome is no line after our FIN. */
+	ck_assert_int_eq(h_wait_output(&cl, 1, "* welcome", &out, T), 0);
 	ck_assert_int_eq(h_write(&cl, "exit\n"), 0);
 	EXPECT_TRACE(&srv, &sf, "received exit");
-	/* Two console lines in the --linger window, the second once the
+	/* The client's FIN is out, and the server's writer knows the peer is
+	 * done: what it sends from now on crosses the half-closed connection.
+	 * Two console lines in the --linger window, the second once the
 	 * client has shown the first: two sends, two receives. */
+	EXPECT_TRACE(&cl, &(size_t){cf}, "shutdown(SHUT_WR) (tcp ");
+	EXPECT_TRACE(&srv, &(size_t){sf}, "writer flushing");
 	ck_assert_int_eq(h_write(&srv, "one in the window\n"), 0);
 	ck_assert_int_eq(
 	    h_wait_output(&cl, 1, "server: one in the window", &out, T), 0);
