@@ -276,7 +276,7 @@ START_TEST(test_list_shows_the_tcp_state_beside_the_phase)
 	static const char *const args[] = {"--linger", "30", NULL};
 	const char *open_row, *half_row, *l, *nl;
 	struct h_proc srv;
-	size_t from = 0, head = 0;
+	size_t from, head = 0;
 	int open_fd, half_fd;
 	char line[256];
 
@@ -301,6 +301,8 @@ START_TEST(test_list_shows_the_tcp_state_beside_the_phase)
 	                     (const char *const[]){"ID", "PHASE", "TCP", NULL},
 	                     &head, T),
 	                 0);
+	/* The rows come after the heading; the join lines before it. */
+	from = head;
 	open_row = list_row(&srv, &from, h_local_port(open_fd));
 	ck_assert_msg(strstr(open_row, " open ") &&
 	                  strstr(open_row, " ESTABLISHED "),
