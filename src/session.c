@@ -82,9 +82,9 @@ session_new(struct tc_room *room, int fd)
 static void
 session_free(struct tc_session *s)
 {
-	tc_trace_conn_fini(&s->trace);
 	tc_linebuf_fini(&s->lb);
 	tc_room_member_fini(&s->m);
+	tc_trace_conn_fini(&s->trace);
 	tc_outq_free(s->m.q);
 	free(s);
 }
