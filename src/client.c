@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -207,6 +210,50 @@ print_messages(struct tc_client *c, struct tc_linebuf *lb, bool at_eof,
 		print_message(c, lb, line, (size_t)len, s);
 }
 
+/* While tracing, the reader waits in tc_trace_poll() rather than in
+ * recv(): it keeps sampling the state once our FIN is out, which is how
+ * the client sees FIN_WAIT2. 0, or -1 with errno. */
+static int
+trace_wait_input(struct tc_client *c)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+
+	if (!tc_trace_enabled())
+		return 0;
+	return tc_trace_poll(&c->tr, &pfd, 1, -1) == -1 ? -1 : 0;
+}
+
+/* Whether our FIN is out: the phase says so once the console thread has
+ * traced its shutdown and moved on, the kernel already from the moment
+ * the FIN left (lines may arrive in between). */
+static bool
+our_fin_is_out(struct tc_client *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (phase_of(c) == TC_CLIENT_HALF_CLOSED)
+		return true;
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return false;
+	return ti.tcpi_state == TCP_FIN_WAIT1 ||
+	       ti.tcpi_state == TCP_FIN_WAIT2 || ti.tcpi_state == TCP_CLOSING;
+}
+
+/* What arrives after our FIN crossed a half-closed connection: the trace
+ * tells each recv() of it. */
+static void
+trace_late_input(struct tc_client *c, const char *buf, size_t n)
+{
+	size_t lines = 0;
+
+	if (!tc_trace_enabled() || !our_fin_is_out(c))
+		return;
+	for (size_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	tc_trace_halfclosed_io(&c->tr, TC_TRACE_IN, n, lines);
+}
+
 /* Returns 0 at EOF, else the errno that ended the reading. Either way
  * the last bytes, a line cut short by the FIN or a reset, are shown. */
 static int
@@ -217,9 +264,15 @@ receive_all(struct tc_client *c, struct tc_linebuf *lb, struct shown *s)
 	int err = 0;
 
 	while (err == 0) {
+		if (trace_wait_input(c) == -1 && errno != EINTR) {
+			err = errno;
+			break;
+		}
 		n = recv(c->fd, buf, sizeof(buf), 0);
 		if (n == 0)
 			break;
+		if (n > 0)
+			trace_late_input(c, buf, (size_t)n);
 		if (n < 0 && errno != EINTR)
 			err = errno;
 		else if (n > 0 && tc_linebuf_feed(lb, buf, (size_t)n) == -1)
@@ -240,7 +293,8 @@ reader_ended(struct tc_client *c, int err)
 		enter(c, TC_CLIENT_LOST, err);
 	else if (enter(c, TC_CLIENT_SERVER_CLOSED, 0) ||
 	         enter(c, TC_CLIENT_DONE, 0))
-		tc_trace(&c->tr, "received FIN (EOF)");
+		tc_trace_step(&c->tr, TC_TRACE_FIN_RECEIVED,
+		              "received FIN (EOF)");
 }
 
 /* Only recv()s: the socket's output and its close belong to the console
@@ -368,12 +422,12 @@ send_exit(struct tc_client *c)
 {
 	if (send_line(c, "exit", 4) == -1)
 		return;
-	tc_trace(&c->tr, "sent exit");
+	tc_trace_step(&c->tr, TC_TRACE_EXIT_SENT, "sent exit");
 	if (shutdown(c->fd, SHUT_WR) == -1) {
 		enter(c, TC_CLIENT_LOST, errno);
 		return;
 	}
-	tc_trace(&c->tr, "shutdown(SHUT_WR)");
+	tc_trace_step(&c->tr, TC_TRACE_FIN_SENT, "shutdown(SHUT_WR)");
 	enter(c, TC_CLIENT_HALF_CLOSED, 0);
 }
 
@@ -648,20 +702,24 @@ exit_status(struct tc_client *c)
 static int
 finish(struct tc_client *c, pthread_t reader)
 {
-	bool gave_up = phase_of(c) == TC_CLIENT_GAVE_UP;
+	enum tc_client_phase p = phase_of(c);
+	bool gave_up = p == TC_CLIENT_GAVE_UP;
 
 	/* shutdown, not close: the reader may still be in recv(). A send
 	 * given up must not end in a FIN (the server would take the cut
 	 * line as a last message): SHUT_RD only, then a reset. */
-	shutdown(c->fd, gave_up ? SHUT_RD : SHUT_RDWR);
+	if (shutdown(c->fd, gave_up ? SHUT_RD : SHUT_RDWR) == 0 &&
+	    p == TC_CLIENT_SERVER_CLOSED)
+		tc_trace_step(&c->tr, TC_TRACE_FIN_SENT,
+		              "shutdown(SHUT_RDWR), FIN sent");
 	pthread_join(reader, NULL);
 	if (gave_up)
 		set_linger_zero(c->fd);
 	close(c->fd);
 	c->fd = -1;
-	/* The fd is gone: trace reads the state from the kernel's table. */
-	c->tr.fd = -1;
-	tc_trace(&c->tr, "close()");
+	/* The fd is gone: trace reads the state from the kernel's table,
+	 * then draws the close. */
+	tc_trace_closed(&c->tr);
 	return exit_status(c);
 }
 
@@ -684,7 +742,7 @@ tc_client_run(struct tc_client *c, const char *nick)
 
 	tc_console_printf(stderr, "tcpchat: connected to %s",
 	                  tc_net_peer_str(c->fd, addr));
-	tc_trace(&c->tr, "connected");
+	tc_trace_connected(&c->tr);
 	if (nick != NULL)
 		send_nick(c, nick);
 	rc = pthread_create(&reader, NULL, reader_main, c);

@@ -530,14 +530,28 @@ info_cmp(const void *a, const void *b)
 struct tc_conn_info *
 tc_conntab_snapshot(struct tc_conntab *tab, size_t *n)
 {
+	return tc_conntab_snapshot_fd(tab, n, NULL);
+}
+
+struct tc_conn_info *
+tc_conntab_snapshot_fd(struct tc_conntab *tab, size_t *n,
+                       tc_conntab_fd_reader *read)
+{
 	struct tc_conn_info *out;
 
 	pthread_mutex_lock(&tab->lock);
 	*n = tab->n;
 	/* One more than needed: never malloc(0), whose NULL means nothing. */
 	out = malloc((tab->n + 1) * sizeof(*out));
-	for (size_t i = 0; out != NULL && i < tab->n; i++)
+	for (size_t i = 0; out != NULL && i < tab->n; i++) {
 		conn_info(tab->conns[i], &out[i]);
+		out[i].fd_info[0] = '\0';
+		/* Under the lock: an entry's fd is closed only after it is
+		 * removed, so this one is still the connection's. */
+		if (read != NULL)
+			read(tab->conns[i]->fd, out[i].fd_info,
+			     sizeof(out[i].fd_info));
+	}
 	pthread_mutex_unlock(&tab->lock);
 	if (out == NULL) {
 		errno = ENOMEM;

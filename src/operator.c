@@ -11,6 +11,7 @@
 
 #include "tcpchat/console.h"
 #include "tcpchat/proto.h"
+#include "tcpchat/trace.h"
 
 static const char *const operator_help[] = {
     "/list          show every connection",
@@ -38,32 +39,43 @@ server_message(struct tc_room *room, const char *text, size_t len)
 	return m;
 }
 
+/* /list: one row per connection, 98 columns for an IPv4 peer. PHASE is
+ * what the server is doing with it, TCP what the kernel says of its
+ * socket; a name longer than its column is cut, marked with '~' (/who
+ * shows it whole). */
 static void
 list_connections(struct tc_room *room)
 {
+	char name[17], in[32], out[32];
 	struct tc_conn_info *all;
 	size_t n, i;
 
-	all = tc_conntab_snapshot(room->tab, &n);
+	all = tc_conntab_snapshot_fd(room->tab, &n, tc_tcp_state);
 	if (all == NULL) {
 		tc_console_printf(stderr, "tcpchatd: /list: %s",
 		                  strerror(errno));
 		return;
 	}
-	tc_console_printf(stdout, "%zu connection%s", n, n == 1 ? "" : "s");
-	tc_console_printf(stdout, "%5s %-24s %-20s %-11s %10s %7s %10s %7s %8s",
-	                  "ID", "PEER", "NAME", "STATE", "BYTES_IN", "MSG_IN",
-	                  "BYTES_OUT", "MSG_OUT", "QUEUED");
-	for (i = 0; i < n; i++)
+	tc_console_printf(stdout, "%zu connection%s (IN, OUT: bytes/messages)",
+	                  n, n == 1 ? "" : "s");
+	tc_console_printf(stdout, "%4s %-21s %-16s %-11s %-11s %11s %11s %6s",
+	                  "ID", "PEER", "NAME", "PHASE", "TCP", "IN", "OUT",
+	                  "QUEUED");
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s", all[i].name);
+		if (strlen(all[i].name) >= sizeof(name))
+			name[sizeof(name) - 2] = '~';
+		snprintf(in, sizeof(in), "%llu/%llu",
+		         (unsigned long long)all[i].bytes_in,
+		         (unsigned long long)all[i].msgs_in);
+		snprintf(out, sizeof(out), "%llu/%llu",
+		         (unsigned long long)all[i].bytes_out,
+		         (unsigned long long)all[i].msgs_out);
 		tc_console_printf(
-		    stdout,
-		    "%5u %-24s %-20s %-11s %10llu %7llu %10llu %7llu %8zu",
-		    all[i].id, all[i].peer, all[i].name,
-		    tc_phase_name(all[i].phase),
-		    (unsigned long long)all[i].bytes_in,
-		    (unsigned long long)all[i].msgs_in,
-		    (unsigned long long)all[i].bytes_out,
-		    (unsigned long long)all[i].msgs_out, all[i].queued);
+		    stdout, "%4u %-21s %-16s %-11s %-11.11s %11s %11s %6zu",
+		    all[i].id, all[i].peer, name, tc_phase_name(all[i].phase),
+		    all[i].fd_info, in, out, all[i].queued);
+	}
 	free(all);
 }
 

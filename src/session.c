@@ -46,7 +46,10 @@ struct tc_session {
 	atomic_int refs;         /* reader and writer: the last one frees */
 	atomic_bool reader_done; /* the reader's: it is finished with fd */
 	atomic_bool read_shut;   /* the writer's: it shut the read side */
-	struct tc_linebuf lb;    /* reader only */
+	/* The writer's: our FIN is out, so what the reader gets from now on
+	 * crossed a half-closed connection (the trace tells it). */
+	atomic_bool fin_sent;
+	struct tc_linebuf lb; /* reader only */
 };
 
 /* ---- life and death ---- */
@@ -69,6 +72,7 @@ session_new(struct tc_room *room, int fd)
 	atomic_init(&s->first_errno, 0);
 	atomic_init(&s->reader_done, false);
 	atomic_init(&s->read_shut, false);
+	atomic_init(&s->fin_sent, false);
 	tc_linebuf_init(&s->lb, room->max_line);
 	return s;
 }
@@ -112,6 +116,23 @@ phase(const struct tc_session *s)
 
 /* ---- the reader ---- */
 
+/* After a /nick the trace names the connection by its name in the table:
+ * the new one if the rename was taken, else the one it had. The room did
+ * the rename; this reader is the only thread that renames the entry, so it
+ * may read the name without the table's lock. */
+static void
+trace_rename(struct tc_session *s, const struct tc_cmd *cmd)
+{
+	const char *name;
+
+	if (cmd->kind != TC_CMD_NICK || !tc_trace_enabled())
+		return;
+	name = tc_conn_name(s->m.conn);
+	if (strlen(name) == cmd->arg_len &&
+	    memcmp(name, cmd->arg, cmd->arg_len) == 0)
+		tc_trace_set_name(&s->trace, name);
+}
+
 /* Handles one framed message. Returns true when it was "exit". */
 static bool
 handle_line(struct tc_session *s, const char *line, size_t len)
@@ -127,8 +148,10 @@ handle_line(struct tc_session *s, const char *line, size_t len)
 		return true;
 	}
 	/* Being closed by the server (/kick, shutdown): read, never act. */
-	if (phase(s) == TC_PHASE_OPEN)
+	if (phase(s) == TC_PHASE_OPEN) {
 		tc_room_hear(s->room, &s->m, &cmd);
+		trace_rename(s, &cmd);
+	}
 	return false;
 }
 
@@ -161,7 +184,10 @@ begin_half_close(struct tc_session *s, const char *why)
 {
 	struct tc_room *room = s->room;
 
-	tc_trace(&s->trace, "received %s", why);
+	tc_trace_step(&s->trace,
+	              strcmp(why, "exit") == 0 ? TC_TRACE_EXIT_RECEIVED
+	                                       : TC_TRACE_FIN_RECEIVED,
+	              "received %s", why);
 	s->half_closed_ns = tc_clock_now_ns();
 	if (!tc_conn_move(s->m.conn, TC_PHASE_HALF_CLOSED, NULL))
 		return; /* /kick or shutdown got there first: theirs the close
@@ -171,6 +197,30 @@ begin_half_close(struct tc_session *s, const char *why)
 	tc_trace(&s->trace, "marked half-closed in the table, waking the "
 	                    "writer");
 	tc_room_left(room, &s->m, NULL, false);
+}
+
+/* The lines in len bytes: a relay batch holds many. */
+static size_t
+count_lines(const char *p, size_t len)
+{
+	const char *end = p + len;
+	size_t lines = 0;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lines++;
+		p++;
+	}
+	return lines;
+}
+
+/* Lines that came after "exit", or after our FIN: the trace tells each
+ * recv() of them (they are read, and after "exit" discarded). */
+static void
+trace_late_input(struct tc_session *s, const char *buf, size_t n)
+{
+	if (tc_trace_enabled())
+		tc_trace_halfclosed_io(&s->trace, TC_TRACE_IN, n,
+		                       count_lines(buf, n));
 }
 
 /* Reads and discards until the peer's FIN or the drain deadline, so that
@@ -186,13 +236,15 @@ drain_to_fin(struct tc_session *s, char *buf, size_t len)
 		left = deadline - tc_clock_now_ns();
 		if (left <= 0)
 			return false;
-		if (poll(&pfd, 1, (int)(left / 1000000) + 1) <= 0)
+		if (tc_trace_poll(&s->trace, &pfd, 1,
+		                  (int)(left / 1000000) + 1) <= 0)
 			continue;
 		n = recv(s->fd, buf, len, 0);
 		if (n == 0)
 			return phase(s) != TC_PHASE_ABORTED;
 		if (n > 0) {
 			tc_conn_count_in(s->m.conn, (size_t)n, 0);
+			trace_late_input(s, buf, (size_t)n);
 		} else if (errno != EINTR && errno != EAGAIN) {
 			record_error(s, errno);
 			return false;
@@ -255,7 +307,7 @@ end_on_exit(struct tc_session *s, char *buf, size_t len)
 {
 	begin_half_close(s, "exit");
 	if (drain_to_fin(s, buf, len))
-		tc_trace(&s->trace, "received FIN");
+		tc_trace_step(&s->trace, TC_TRACE_FIN_RECEIVED, "received FIN");
 	else
 		tc_trace(&s->trace, "no FIN from the peer in time");
 	return true;
@@ -271,6 +323,8 @@ receive_until_end(struct tc_session *s)
 
 	for (;;) {
 		n = recv(s->fd, buf, sizeof(buf), 0);
+		if (n > 0 && atomic_load(&s->fin_sent))
+			trace_late_input(s, buf, (size_t)n);
 		if (n > 0) {
 			if (take_lines(s, buf, (size_t)n, false))
 				return end_on_exit(s, buf, sizeof(buf));
@@ -305,20 +359,6 @@ reader_main(void *arg)
 
 /* ---- the writer ---- */
 
-/* Messages in a queued message: a relay batch holds many lines. */
-static size_t
-count_lines(const char *p, size_t len)
-{
-	const char *end = p + len;
-	size_t lines = 0;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		lines++;
-		p++;
-	}
-	return lines;
-}
-
 static void
 drop(struct tc_msg **batch, size_t n)
 {
@@ -345,6 +385,11 @@ send_batch(struct tc_session *s, struct tc_msg **batch, size_t n)
 		record_error(s, errno);
 	else
 		tc_conn_count_out(s->m.conn, bytes, lines);
+	/* After the peer's "exit" or FIN, each send crosses a half-closed
+	 * connection: the class watches the --linger window's lines go. */
+	if (rc == 0 && tc_trace_enabled() &&
+	    tc_conn_left_open_for(s->m.conn) == TC_PHASE_HALF_CLOSED)
+		tc_trace_halfclosed_io(&s->trace, TC_TRACE_OUT, bytes, lines);
 	drop(batch, n);
 	return rc;
 }
@@ -403,19 +448,44 @@ drain(struct tc_session *s)
 	return 0;
 }
 
+/* How long one wait of wait_reader() may last: until deadline_ns (0:
+ * none), or less while the trace samples the closing connection. */
+static int64_t
+wait_slice_end(const struct tc_session *s, int64_t now, int64_t deadline_ns)
+{
+	int64_t left_ms = -1;
+	int ms;
+
+	if (deadline_ns != 0) {
+		left_ms = (deadline_ns - now) / 1000000 + 1;
+		if (left_ms > 1000000)
+			left_ms = 1000000;
+	}
+	ms = tc_trace_wait_ms(&s->trace, (int)left_ms);
+	if (ms < 0 || ms == left_ms)
+		return deadline_ns;
+	return now + (int64_t)ms * 1000000;
+}
+
 /* Waits for the reader to finish with the socket, at most until
- * deadline_ns (0: no limit). Returns true once it has. */
+ * deadline_ns (0: no limit). Returns true once it has. While tracing it
+ * wakes often enough to sample the state: the peer's FIN may take a
+ * while, and our FIN_WAIT2 lasts until it comes. */
 static bool
 wait_reader(struct tc_session *s, int64_t deadline_ns)
 {
 	struct tc_msg *batch[WRITE_BATCH];
+	int64_t now;
 
 	while (!atomic_load(&s->reader_done)) {
-		if (deadline_ns != 0 && tc_clock_now_ns() >= deadline_ns)
+		now = tc_clock_now_ns();
+		if (deadline_ns != 0 && now >= deadline_ns)
 			return false;
 		/* Anything still queued now can no longer be sent. */
-		drop(batch, tc_outq_take(s->m.q, batch, WRITE_BATCH,
-		                         EV_READER_DONE, deadline_ns, NULL));
+		drop(batch,
+		     tc_outq_take(s->m.q, batch, WRITE_BATCH, EV_READER_DONE,
+		                  wait_slice_end(s, now, deadline_ns), NULL));
+		tc_trace_sample(&s->trace);
 	}
 	return true;
 }
@@ -442,7 +512,9 @@ static void
 send_fin(struct tc_session *s, const char *who)
 {
 	if (shutdown(s->fd, SHUT_WR) == 0) {
-		tc_trace(&s->trace, "%sshutdown(SHUT_WR), FIN sent", who);
+		atomic_store(&s->fin_sent, true);
+		tc_trace_step(&s->trace, TC_TRACE_FIN_SENT,
+		              "%sshutdown(SHUT_WR), FIN sent", who);
 		return;
 	}
 	record_error(s, errno);
@@ -542,8 +614,8 @@ writer_main(void *arg)
 	log_closed(s);
 	tc_conntab_remove(s->room->tab, s->m.conn);
 	close(s->fd);
-	s->trace.fd = -1; /* what the kernel still holds for the tuple */
-	tc_trace(&s->trace, "close()");
+	/* Tells what the kernel still holds for the tuple, and the ladder. */
+	tc_trace_closed(&s->trace);
 	session_unref(s);
 	return NULL;
 }
@@ -663,6 +735,7 @@ tc_session_start(struct tc_room *room, int fd)
 		return refuse_full(s, peer);
 	s->id = tc_conn_id(s->m.conn);
 	tc_trace_conn_init(&s->trace, fd, s->id);
+	tc_trace_accepted(&s->trace);
 	/* Announced here, on the acceptor thread, so that nobody who joins
 	 * after us (and was counted in our welcome) hears it. */
 	tc_room_joined(room, &s->m);

@@ -35,6 +35,10 @@ static bool trace_on;
 static tc_trace_sink_fn *trace_sink;
 
 struct tc_trace_live {
+	/* Held across each call's reading, stamp and lines, so that two
+	 * threads' lines leave in the order of their stamps. Taken before
+	 * lock; held while a line is emitted. */
+	pthread_mutex_t order;
 	/* Guards everything below. Held while a state is read and recorded,
 	 * so that two threads' readings are compared in the order they were
 	 * made (getsockopt and a sock_diag query answer at once, they do not
@@ -348,6 +352,21 @@ build_tag(const struct tc_trace_conn *tc, const char *name)
 		         lv->peer_str);
 }
 
+/* Serialises tc's lines (see order); no-ops without tracing state. */
+static void
+order_lock(const struct tc_trace_conn *tc)
+{
+	if (tc->live != NULL)
+		pthread_mutex_lock(&tc->live->order);
+}
+
+static void
+order_unlock(const struct tc_trace_conn *tc)
+{
+	if (tc->live != NULL)
+		pthread_mutex_unlock(&tc->live->order);
+}
+
 /* ---- the connection ---- */
 
 static void
@@ -363,6 +382,11 @@ live_init(struct tc_trace_conn *tc)
 		return;
 	}
 	rc = pthread_mutex_init(&lv->lock, NULL);
+	if (rc == 0) {
+		rc = pthread_mutex_init(&lv->order, NULL);
+		if (rc != 0)
+			pthread_mutex_destroy(&lv->lock);
+	}
 	if (rc != 0) {
 		fprintf(stderr, "trace: conn %u: no sampling, no ladder: %s\n",
 		        tc->id, strerror(rc));
@@ -411,6 +435,7 @@ tc_trace_conn_fini(struct tc_trace_conn *tc)
 {
 	if (tc->live == NULL)
 		return;
+	pthread_mutex_destroy(&tc->live->order);
 	pthread_mutex_destroy(&tc->live->lock);
 	free(tc->live);
 	tc->live = NULL;
@@ -475,15 +500,17 @@ tc_trace(const struct tc_trace_conn *tc, const char *fmt, ...)
 
 	if (!trace_on)
 		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	order_lock(tc);
 	/* Read the state first: it is what the step left behind. */
 	read_state(tc, &r);
 	now_str(time);
 	describe_state(&r, state, sizeof(state));
 	copy_tag(tc, tag, sizeof(tag));
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
 	emit_line(time, tag, what, state);
+	order_unlock(tc);
 	errno = saved;
 }
 
@@ -681,6 +708,7 @@ tc_trace_sample(struct tc_trace_conn *tc)
 
 	if (lv == NULL)
 		return false;
+	order_lock(tc);
 	pthread_mutex_lock(&lv->lock);
 	read_state(tc, &r);
 	now_str(time);
@@ -689,6 +717,7 @@ tc_trace_sample(struct tc_trace_conn *tc)
 	pthread_mutex_unlock(&lv->lock);
 	if (ch.seen)
 		emit_event(time, tag, NULL, &r, &ch, true);
+	order_unlock(tc);
 	errno = saved;
 	return ch.seen;
 }
@@ -784,6 +813,7 @@ tc_trace_step(struct tc_trace_conn *tc, enum tc_trace_step step,
 		tc_trace(tc, "%s", what);
 		return;
 	}
+	order_lock(tc);
 	pthread_mutex_lock(&lv->lock);
 	read_state(tc, &r);
 	now_str(time);
@@ -805,6 +835,7 @@ tc_trace_step(struct tc_trace_conn *tc, enum tc_trace_step step,
 	snprintf(tag, sizeof(tag), "%s", lv->tag);
 	pthread_mutex_unlock(&lv->lock);
 	emit_event(time, tag, what, &r, &ch, change_first);
+	order_unlock(tc);
 	errno = saved;
 }
 
@@ -832,6 +863,7 @@ tc_trace_halfclosed_io(struct tc_trace_conn *tc, enum tc_trace_dir dir,
 
 	if (lv == NULL)
 		return;
+	order_lock(tc);
 	pthread_mutex_lock(&lv->lock);
 	read_state(tc, &r);
 	now_str(time);
@@ -852,6 +884,7 @@ tc_trace_halfclosed_io(struct tc_trace_conn *tc, enum tc_trace_dir dir,
 	snprintf(what, sizeof(what), "%s %s %s",
 	         dir == TC_TRACE_OUT ? "sent" : "received", counts, where);
 	emit_event(time, tag, what, &r, &ch, change_first);
+	order_unlock(tc);
 	errno = saved;
 }
 
@@ -892,7 +925,12 @@ tc_trace_poll(struct tc_trace_conn *tc, struct pollfd *fds, nfds_t nfds,
 		}
 		n = poll(fds, nfds, slice);
 		saved = errno;
-		if (n != 0 || sampling(tc))
+		/* Before the close, news may be the peer's first FIN: look.
+		 * Once it has begun, quiet slices sample and news is left to
+		 * the caller, whose step or half-closed line reads the state
+		 * after its recv(): so the lines it reads are told before a
+		 * FIN that came behind them in the same wake-up. */
+		if (sampling(tc) ? n == 0 : n != 0)
 			tc_trace_sample(tc);
 		errno = saved;
 		if (n != 0 || (timeout_ms >= 0 && slice == 0))
@@ -960,6 +998,7 @@ emit_ladder(struct tc_trace_conn *tc)
 	pthread_mutex_unlock(&tc->live->lock);
 	if (!has_arrow(copy))
 		goto out;
+	order_lock(tc);
 	now_str(time);
 	head = (size_t)snprintf(text, LINE_MAX_LEN,
 	                        "%s trace: %sthe close, as the %s saw it:\n",
@@ -968,6 +1007,7 @@ emit_ladder(struct tc_trace_conn *tc)
 		head = LINE_MAX_LEN - 1;
 	tc_ladder_render(copy, text + head, TC_LADDER_TEXT_MAX);
 	emit(text);
+	order_unlock(tc);
 out:
 	free(text);
 	free(copy);
@@ -988,6 +1028,7 @@ tc_trace_closed(struct tc_trace_conn *tc)
 		tc_trace(tc, "close()");
 		return;
 	}
+	order_lock(tc);
 	pthread_mutex_lock(&lv->lock);
 	read_state(tc, &r);
 	now_str(time);
@@ -998,6 +1039,7 @@ tc_trace_closed(struct tc_trace_conn *tc)
 	pthread_mutex_unlock(&lv->lock);
 	describe_state(&r, state, sizeof(state));
 	emit_line(time, tag, "close()", state);
+	order_unlock(tc);
 	tc_trace_sample(tc);
 	deadline = mono_ms() + TC_TRACE_AFTER_CLOSE_MS;
 	while (!settled(tc) && mono_ms() < deadline) {

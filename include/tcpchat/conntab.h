@@ -15,8 +15,9 @@
 #include "tcpchat/outq.h"
 #include "tcpchat/phase.h"
 
-#define TC_PEER_MAX 64 /* "[ipv6%scope]:port" and NUL fit */
-#define TC_NAME_MAX 64 /* a nick (32) or a peer address, and NUL */
+#define TC_PEER_MAX 64    /* "[ipv6%scope]:port" and NUL fit */
+#define TC_NAME_MAX 64    /* a nick (32) or a peer address, and NUL */
+#define TC_FD_INFO_MAX 32 /* "ESTABLISHED", or why it is unknown */
 
 /* The event every move of an entry's phase posts to its queue: its taker
  * (the connection's writer) then reads the phase again. */
@@ -33,7 +34,15 @@ struct tc_conn_info {
 	enum tc_phase phase;
 	uint64_t bytes_in, msgs_in, bytes_out, msgs_out;
 	size_t queued; /* bytes waiting in its outq */
+	/* What tc_conntab_snapshot_fd()'s reader said of its socket (the
+	 * TCP state, for /list); "" from tc_conntab_snapshot(). */
+	char fd_info[TC_FD_INFO_MAX];
 };
+
+/* Reads something about a connection's socket into buf (len bytes, cut,
+ * NUL-terminated), e.g. its TCP state. Called under the table's lock,
+ * while the fd surely is that connection's: it must not block. */
+typedef const char *tc_conntab_fd_reader(int fd, char *buf, size_t len);
 
 /* New table for at most max_conns connections; NULL with errno ENOMEM. */
 struct tc_conntab *tc_conntab_new(unsigned max_conns);
@@ -141,5 +150,10 @@ size_t tc_conntab_count(struct tc_conntab *tab);
 /* Copies every entry, in id order, into a new array (the caller frees it)
  * and sets *n to how many. NULL with errno ENOMEM. */
 struct tc_conn_info *tc_conntab_snapshot(struct tc_conntab *tab, size_t *n);
+
+/* As tc_conntab_snapshot(), and fills each copy's fd_info with what
+ * read() says of its socket. */
+struct tc_conn_info *tc_conntab_snapshot_fd(struct tc_conntab *tab, size_t *n,
+                                            tc_conntab_fd_reader *read);
 
 #endif

@@ -121,8 +121,11 @@ void tc_trace_halfclosed_io(struct tc_trace_conn *tc, enum tc_trace_dir dir,
 bool tc_trace_sample(struct tc_trace_conn *tc);
 
 /* poll(2) that keeps the trace sampling while the caller waits: with
- * tracing on it wakes at least every TC_TRACE_SAMPLE_MS and, once the
- * close has begun (or when poll has news), samples tc. Same arguments,
+ * tracing on it wakes at least every TC_TRACE_SAMPLE_MS. Before the close
+ * it samples tc when poll has news (a first FIN); once the close has
+ * begun, on each wake-up without news: news is then left to the caller,
+ * whose step or half-closed line reads the state after its recv(), so
+ * lines are told before the FIN that followed them. Same arguments,
  * results and errno as poll(); plain poll() when tracing is off. */
 int tc_trace_poll(struct tc_trace_conn *tc, struct pollfd *fds, nfds_t nfds,
                   int timeout_ms);
