@@ -547,7 +547,6 @@ client_wait(char **argv, int c, struct tc_client_opts *o, char *err,
 	return TC_OPTS_RUN;
 }
 
-/* Applies one client option getopt returned; *port_set records -p. */
 /* The client's options that only set a field; true when c was one. */
 static bool
 client_setting(int c, struct tc_client_opts *o)
@@ -578,6 +577,7 @@ client_setting(int c, struct tc_client_opts *o)
 	return false;
 }
 
+/* Applies one client option getopt returned; *port_set records -p. */
 static enum tc_opts_result
 client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
               char *err, size_t errlen)
