@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh: tcpchatd against `ncat --chat`, side by side (SPEC section 6).
+# bench/run.sh: tcpchatd against `ncat --chat`, side by side.
 # Installs what is missing, builds tc-loadgen and tcpchatd (release) in a
 # build dir of its own, starts a fresh server on a loopback port for every
 # run of every scenario, and prints one markdown table of medians. It kills

@@ -673,6 +673,7 @@ tc_client_free(struct tc_client *c)
 		close(c->fd);
 	if (c->sig_fd >= 0)
 		close(c->sig_fd);
+	tc_trace_conn_fini(&c->tr);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -8,6 +8,7 @@
 
 #include "tcpchat/clock.h"
 #include "tcpchat/progress.h"
+#include "tcpchat/proto.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -68,25 +69,6 @@ copy_str(char *dst, const char *src, size_t len)
 
 	memcpy(dst, src, n);
 	dst[n] = '\0';
-}
-
-/* IRC-like: nicks differing only in ASCII case are the same person. Not
- * strcasecmp(), whose folding depends on the locale. */
-static bool
-name_eq(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		unsigned char ca = (unsigned char)*a, cb = (unsigned char)*b;
-
-		if (ca >= 'A' && ca <= 'Z')
-			ca += 'a' - 'A';
-		if (cb >= 'A' && cb <= 'Z')
-			cb += 'a' - 'A';
-		if (ca != cb)
-			return false;
-		if (ca == '\0')
-			return true;
-	}
 }
 
 struct tc_conntab *
@@ -218,10 +200,11 @@ tc_conn_name(const struct tc_conn *c)
 static bool
 name_taken(struct tc_conntab *tab, const struct tc_conn *c, const char *name)
 {
-	if (tab->reserved[0] != '\0' && name_eq(tab->reserved, name))
+	if (tab->reserved[0] != '\0' && tc_proto_nick_eq(tab->reserved, name))
 		return true;
 	for (size_t i = 0; i < tab->n; i++)
-		if (tab->conns[i] != c && name_eq(tab->conns[i]->name, name))
+		if (tab->conns[i] != c &&
+		    tc_proto_nick_eq(tab->conns[i]->name, name))
 			return true;
 	return false;
 }
@@ -333,7 +316,7 @@ tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs)
 }
 
 /* Pushes m to c; on overflow cuts c off (a slow peer never slows the
- * others, SPEC section 3), and so on ENOMEM: a peer that silently missed a
+ * others), and so on ENOMEM: a peer that silently missed a
  * line would be worse off than one told it was cut. A closed queue (EPIPE)
  * is simply skipped. Called with the lock held. */
 static int
@@ -381,6 +364,23 @@ find_locked(struct tc_conntab *tab, unsigned id)
 		if (tab->conns[i]->id == id)
 			return tab->conns[i];
 	return NULL;
+}
+
+unsigned
+tc_conntab_find_name(struct tc_conntab *tab, const char *name)
+{
+	unsigned id = 0;
+
+	pthread_mutex_lock(&tab->lock);
+	for (size_t i = 0; i < tab->n && id == 0; i++) {
+		struct tc_conn *c = tab->conns[i];
+
+		if (tc_conn_phase(c) == TC_PHASE_OPEN &&
+		    tc_proto_nick_eq(c->name, name))
+			id = c->id;
+	}
+	pthread_mutex_unlock(&tab->lock);
+	return id;
 }
 
 int
@@ -460,8 +460,9 @@ tc_conntab_abort_stale(struct tc_conntab *tab, int64_t before_ns)
 static size_t
 pending_locked(const struct tc_conn *c, struct tc_progress *p)
 {
+	/* Not TCP, or already shut: nothing in flight, nothing acknowledged. */
 	if (tc_progress_read(c->fd, p) == -1)
-		p->unacked = 0;
+		*p = (struct tc_progress){0};
 	return tc_outq_bytes(c->q) + p->unacked;
 }
 

@@ -753,6 +753,10 @@ tc_console_init(const struct tc_console_opts *opts)
 		con.o.prompt = "";
 	atomic_store(&con.stop, false);
 	con.input_on = true;
+	/* From now on, not from when the console thread gets to run: a line
+	 * written directly before that could block on a stalled stdout
+	 * under the lock, and the console thread could then never take it. */
+	con.deferred = con.o.max_pending != 0;
 	tc_linebuf_init(&con.lb, PLAIN_MAX_LINE);
 	return 0;
 }
@@ -774,8 +778,6 @@ tc_console_run(void)
 
 	if (atomic_load(&con.stop))
 		return 0;
-	if (con.o.max_pending != 0)
-		set_deferred(true);
 #ifdef HAVE_READLINE
 	if (con.o.interactive) {
 		rl_setup();

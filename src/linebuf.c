@@ -1,4 +1,4 @@
-/* linebuf: frames a byte stream into messages (SPEC section 2).
+/* linebuf: frames a byte stream into messages (docs/PROTOCOL.md, "Lines").
  *
  * Finds the LF, drops the CR before it, splits what is longer than max_line
  * at a UTF-8 boundary, and never drops a byte. It does no I/O and no

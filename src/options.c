@@ -98,8 +98,8 @@ const char tc_server_usage[] =
     "  -v, --verbose            a line for every connection event\n"
     "  -h, --help               print this help and exit\n"
     "  -V, --version            print the version and exit\n"
-    "BYTES may end in K, M or G (powers of 1024).\n" ACCESS_USAGE
-    "Console commands (lines typed to the server):\n"
+    "BYTES may end in K, M or G, in either case (powers of "
+    "1024).\n" ACCESS_USAGE "Console commands (lines typed to the server):\n"
     "  TEXT                     send TEXT to every client as NAME: TEXT\n"
     "  /list                    show every connection and its TCP state\n"
     "  /msg ID TEXT             send TEXT to connection ID only\n"
@@ -204,13 +204,16 @@ parse_digits(const char **sp, uint64_t max, uint64_t *out)
 }
 
 int
-tc_parse_size(const char *s, uint64_t max_value, bool allow_zero, uint64_t *out)
+tc_options_parse_size(const char *s, uint64_t max_value, bool allow_zero,
+                      uint64_t *out)
 {
 	unsigned shift = 0;
 	uint64_t v;
 
 	if (s == NULL || parse_digits(&s, UINT64_MAX, &v) < 0)
 		return -1;
+	/* Lower case too, as dd, head and most tools take it: "1m" is as
+	 * plain as "1M", and nothing else could be meant by it. */
 	switch (*s) {
 	case 'K':
 	case 'k':
@@ -241,7 +244,7 @@ tc_parse_size(const char *s, uint64_t max_value, bool allow_zero, uint64_t *out)
 }
 
 int
-tc_parse_port(const char *s)
+tc_options_parse_port(const char *s)
 {
 	uint64_t v;
 
@@ -345,7 +348,7 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 		o->max_clients = (unsigned)v;
 		break;
 	case OPT_MAX_QUEUE:
-		if (tc_parse_size(optarg, max_queue, false, &v) < 0)
+		if (tc_options_parse_size(optarg, max_queue, false, &v) < 0)
 			return usage_error(err, errlen,
 			                   "%s: invalid size '%s' (1 to 64G)",
 			                   name, optarg);
@@ -353,7 +356,8 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 		break;
 	case OPT_MAX_LINE:
 		/* Below 4 bytes a UTF-8 sequence could not fit a piece. */
-		if (tc_parse_size(optarg, 16 * KIB * KIB, false, &v) < 0 ||
+		if (tc_options_parse_size(optarg, 16 * KIB * KIB, false, &v) <
+		        0 ||
 		    v < 4)
 			return usage_error(err, errlen,
 			                   "%s: invalid size '%s' (4 to 16M)",
@@ -469,7 +473,7 @@ server_option(int c, char **argv, struct tc_server_opts *o, char *err,
 	case 'p':
 	case OPT_PORT:
 		typed_name(argv, c, name, sizeof(name));
-		if (tc_parse_port(optarg) < 0)
+		if (tc_options_parse_port(optarg) < 0)
 			return usage_error(err, errlen, "%s: invalid port '%s'",
 			                   name, optarg);
 		o->port = optarg;
@@ -544,46 +548,57 @@ client_wait(char **argv, int c, struct tc_client_opts *o, char *err,
 }
 
 /* Applies one client option getopt returned; *port_set records -p. */
+/* The client's options that only set a field; true when c was one. */
+static bool
+client_setting(int c, struct tc_client_opts *o)
+{
+	switch (c) {
+	case OPT_NAME:
+		o->name = optarg;
+		return true;
+	case OPT_HISTORY:
+		o->history_path = optarg;
+		return true;
+	case OPT_NO_HISTORY:
+		o->no_history = true;
+		return true;
+	case OPT_TRACE:
+		o->trace = true;
+		return true;
+	case OPT_TIMESTAMPS:
+		o->timestamps = true;
+		return true;
+	case OPT_NO_COLOR:
+		o->no_color = true;
+		return true;
+	case OPT_NO_BELL:
+		o->no_bell = true;
+		return true;
+	}
+	return false;
+}
+
 static enum tc_opts_result
 client_option(int c, char **argv, struct tc_client_opts *o, bool *port_set,
               char *err, size_t errlen)
 {
 	char name[64];
 
+	if (client_setting(c, o))
+		return TC_OPTS_RUN;
 	switch (c) {
 	case 'p':
 	case OPT_PORT:
 		typed_name(argv, c, name, sizeof(name));
-		if (tc_parse_port(optarg) < 0)
+		if (tc_options_parse_port(optarg) < 0)
 			return usage_error(err, errlen, "%s: invalid port '%s'",
 			                   name, optarg);
 		o->port = optarg;
 		*port_set = true;
 		break;
-	case OPT_NAME:
-		o->name = optarg;
-		break;
-	case OPT_HISTORY:
-		o->history_path = optarg;
-		break;
-	case OPT_NO_HISTORY:
-		o->no_history = true;
-		break;
-	case OPT_TRACE:
-		o->trace = true;
-		break;
 	case 'w':
 	case OPT_WAIT:
 		return client_wait(argv, c, o, err, errlen);
-	case OPT_TIMESTAMPS:
-		o->timestamps = true;
-		break;
-	case OPT_NO_COLOR:
-		o->no_color = true;
-		break;
-	case OPT_NO_BELL:
-		o->no_bell = true;
-		break;
 	case '4':
 	case '6':
 		if (o->family != AF_UNSPEC &&
@@ -622,7 +637,7 @@ client_operands(int argc, char **argv, struct tc_client_opts *o, bool port_set,
 			return usage_error(err, errlen,
 			                   "-p and a PORT argument exclude "
 			                   "each other");
-		if (tc_parse_port(argv[optind + 1]) < 0)
+		if (tc_options_parse_port(argv[optind + 1]) < 0)
 			return usage_error(err, errlen, "invalid port '%s'",
 			                   argv[optind + 1]);
 		o->port = argv[optind + 1];

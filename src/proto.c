@@ -14,7 +14,8 @@
 #include "tcpchat/sanitize.h"
 
 const char *const tc_proto_client_help[] = {
-    "commands: /nick NAME (1-32 of A-Za-z0-9._-), /who, /help",
+    "commands: /nick NAME (1-32 of A-Za-z0-9._-), /who, /msg NICK TEXT "
+    "(to NICK only), /help",
     "//text sends a line beginning with /",
     "exit (or end of input) leaves: the server still sends what it has, "
     "then closes",
@@ -27,18 +28,41 @@ word_is(const char *word, size_t len, const char *name)
 	return len == strlen(name) && memcmp(word, name, len) == 0;
 }
 
+/* Skips the spaces at the start of [p, p + *len). */
+static const char *
+skip_spaces(const char *p, size_t *len)
+{
+	while (*len > 0 && *p == ' ') {
+		p++;
+		(*len)--;
+	}
+	return p;
+}
+
 /* "/nick": the argument after the separating spaces, trailing spaces off. */
 static void
 parse_nick_arg(const char *rest, size_t len, struct tc_cmd *cmd)
 {
-	while (len > 0 && rest[0] == ' ') {
-		rest++;
-		len--;
-	}
+	rest = skip_spaces(rest, &len);
 	while (len > 0 && rest[len - 1] == ' ')
 		len--;
 	cmd->arg = rest;
 	cmd->arg_len = len;
+}
+
+/* "/msg": the nick up to the next space, the text after the spaces. */
+static void
+parse_msg_args(const char *rest, size_t len, struct tc_cmd *cmd)
+{
+	const char *sp;
+
+	rest = skip_spaces(rest, &len);
+	sp = memchr(rest, ' ', len);
+	cmd->arg = rest;
+	cmd->arg_len = sp != NULL ? (size_t)(sp - rest) : len;
+	len -= cmd->arg_len;
+	cmd->text = skip_spaces(rest + cmd->arg_len, &len);
+	cmd->text_len = len;
 }
 
 static void
@@ -50,6 +74,11 @@ parse_command(const char *line, size_t len, struct tc_cmd *cmd)
 	if (word_is(line, word_len, "/nick")) {
 		cmd->kind = TC_CMD_NICK;
 		parse_nick_arg(line + word_len, len - word_len, cmd);
+		return;
+	}
+	if (word_is(line, word_len, "/msg")) {
+		cmd->kind = TC_CMD_MSG;
+		parse_msg_args(line + word_len, len - word_len, cmd);
 		return;
 	}
 	if (word_is(line, word_len, "/who"))
@@ -70,6 +99,8 @@ tc_proto_parse(const char *line, size_t len, struct tc_cmd *cmd)
 	cmd->kind = TC_CMD_TEXT;
 	cmd->arg = line;
 	cmd->arg_len = len;
+	cmd->text = NULL;
+	cmd->text_len = 0;
 	if (len == 4 && memcmp(line, "exit", 4) == 0) {
 		cmd->kind = TC_CMD_EXIT;
 		cmd->arg_len = 0;
@@ -78,6 +109,23 @@ tc_proto_parse(const char *line, size_t len, struct tc_cmd *cmd)
 		cmd->arg_len = len - 1;
 	} else if (len >= 1 && line[0] == '/') {
 		parse_command(line, len, cmd);
+	}
+}
+
+bool
+tc_proto_nick_eq(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char ca = (unsigned char)*a, cb = (unsigned char)*b;
+
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb)
+			return false;
+		if (ca == '\0')
+			return true;
 	}
 }
 
@@ -177,5 +225,27 @@ tc_proto_notice(const char *fmt, ...)
 		               tc_proto_format_notice(line, text, (size_t)n));
 	free(line);
 	free(text);
+	return m;
+}
+
+struct tc_msg *
+tc_proto_private(const char *from, const char *text, size_t text_len)
+{
+	static const char tag[] = " (private)";
+	size_t from_len = strlen(from), n;
+	struct tc_msg *m = NULL;
+	char *name, *line;
+
+	name = malloc(from_len + sizeof(tag));
+	line = malloc(tc_proto_msg_bound(from_len + sizeof(tag), text_len));
+	if (name != NULL && line != NULL) {
+		memcpy(name, from, from_len);
+		memcpy(name + from_len, tag, sizeof(tag));
+		n = tc_proto_format_msg(line, name, from_len + sizeof(tag) - 1,
+		                        text, text_len);
+		m = tc_msg_new(line, n);
+	}
+	free(line);
+	free(name);
 	return m;
 }

@@ -283,6 +283,48 @@ do_who(struct tc_room *room, struct tc_member *m)
 	free(all);
 }
 
+/* Delivers a private message to nick: the server's own participant (its
+ * console), or an open connection. False when there is no such nick. */
+static bool
+deliver_private(struct tc_room *room, const char *nick, struct tc_msg *msg)
+{
+	unsigned id;
+
+	if (tc_proto_nick_eq(nick, room->name)) {
+		tc_console_printf(stdout, "%.*s", (int)tc_msg_len(msg) - 1,
+		                  tc_msg_data(msg));
+		return true;
+	}
+	id = tc_conntab_find_name(room->tab, nick);
+	/* A connection closing or cut meanwhile is no longer there. */
+	return id != 0 && tc_conntab_send_to(room->tab, id, msg) == 0;
+}
+
+/* "/msg NICK TEXT": TEXT to NICK alone, confirmed to the sender. Private
+ * lines between clients are not shown on the console. */
+static void
+do_msg(struct tc_room *room, struct tc_member *m, const struct tc_cmd *cmd)
+{
+	char nick[TC_NICK_MAX * 4 + 1];
+	struct tc_msg *msg;
+	bool sent = false;
+
+	if (cmd->arg_len == 0 || cmd->text_len == 0) {
+		tell(m, tc_proto_notice("error: usage: /msg NICK TEXT"));
+		return;
+	}
+	escape(cmd->arg, cmd->arg_len, nick, sizeof(nick));
+	if (tc_proto_nick_valid(cmd->arg, cmd->arg_len)) {
+		msg = tc_proto_private(tc_conn_name(m->conn), cmd->text,
+		                       cmd->text_len);
+		sent = msg != NULL && deliver_private(room, nick, msg);
+		tc_msg_unref(msg);
+	}
+	tell(m, sent ? tc_proto_notice("to %s (private): %.*s", nick,
+	                               (int)cmd->text_len, cmd->text)
+	             : tc_proto_notice("error: no such nick '%s'", nick));
+}
+
 static void
 do_help(struct tc_member *m)
 {
@@ -310,6 +352,9 @@ tc_room_hear(struct tc_room *room, struct tc_member *m,
 		break;
 	case TC_CMD_HELP:
 		do_help(m);
+		break;
+	case TC_CMD_MSG:
+		do_msg(room, m, cmd);
 		break;
 	case TC_CMD_TEXT:
 	case TC_CMD_EXIT:

@@ -1,4 +1,5 @@
-/* sanitize: escapes what could drive a terminal (SPEC section 2).
+/* sanitize: escapes what could drive a terminal (docs/PROTOCOL.md, "Terminal
+ * safety").
  *
  * A strict UTF-8 decoder decides, sequence by sequence, whether bytes pass
  * as they are or become \xNN; nothing depends on the locale. Runs of
@@ -89,7 +90,7 @@ utf8_multi_len(const unsigned char *s, size_t n)
 }
 
 size_t
-tc_utf8_safe_len(const unsigned char *s, size_t n)
+tc_sanitize_utf8_safe_len(const unsigned char *s, size_t n)
 {
 	if (n == 0)
 		return 0;
@@ -108,7 +109,7 @@ tc_sanitize_is_clean(const char *src, size_t len)
 		i += ascii_run(s + i, len - i);
 		if (i == len)
 			return true;
-		k = tc_utf8_safe_len(s + i, len - i);
+		k = tc_sanitize_utf8_safe_len(s + i, len - i);
 		if (k == 0)
 			return false;
 		i += k;
@@ -125,7 +126,7 @@ tc_sanitize(char *dst, const char *src, size_t len)
 	while (i < len) {
 		k = ascii_run(s + i, len - i);
 		if (k == 0)
-			k = tc_utf8_safe_len(s + i, len - i);
+			k = tc_sanitize_utf8_safe_len(s + i, len - i);
 		if (k > 0) {
 			memcpy(dst + o, s + i, k);
 			o += k;

@@ -105,6 +105,7 @@ session_free(struct tc_session *s)
 		close(s->wake_fd);
 	tc_linebuf_fini(&s->lb);
 	tc_room_member_fini(&s->m);
+	tc_trace_conn_fini(&s->trace);
 	tc_outq_free(s->m.q);
 	free(s);
 }

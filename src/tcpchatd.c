@@ -1,7 +1,7 @@
 /* tcpchatd: the chat server's main. Parses options, listens, and runs the
  * accept loop, which hands every connection to a session; turns SIGINT,
- * SIGTERM, SIGHUP and the console's /quit into the graceful shutdown of
- * SPEC section 3. The only server code that decides the exit status. */
+ * SIGTERM, SIGHUP and the console's /quit into the graceful shutdown
+ * (docs/PROTOCOL.md). The only server code that decides the exit status. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -146,9 +146,9 @@ console_signal(void *ctx)
 static void
 console_eof(void *ctx)
 {
-	/* End of stdin ends the console's input, not the server (SPEC
-	 * section 3), nor its output: the console thread goes on printing
-	 * until shutdown, so that no session thread writes to stdout. */
+	/* End of stdin ends the console's input, not the server, nor its
+	 * output: the console thread goes on printing until shutdown, so
+	 * that no session thread writes to stdout. */
 	tc_console_input_off();
 }
 

@@ -1,4 +1,4 @@
-/* e2e_client: the tcpchat client as a user meets it (SPEC sections 4, 5).
+/* e2e_client: the tcpchat client as a user meets it (docs/PROTOCOL.md).
  *
  * Runs the real binary ($TCPCHAT) through a pseudo-terminal where the TTY
  * matters, or pipes, against a listening socket of the test itself (so
@@ -144,7 +144,7 @@ fx_release(struct fixture *f)
 		close(f->tty_fd);
 }
 
-/* The server side of SPEC section 4: "exit" arrives, then the FIN. */
+/* The server side of the half-close: "exit" arrives, then the FIN. */
 static void
 expect_exit_then_fin(struct fixture *f)
 {
@@ -269,7 +269,7 @@ START_TEST(test_ctrl_c_clears_the_half_typed_line)
 }
 END_TEST
 
-/* ---- the half-close from the client (SPEC section 4) ---- */
+/* ---- the half-close from the client ---- */
 
 START_TEST(test_typed_exit_half_closes_and_keeps_printing)
 {

@@ -1,7 +1,7 @@
 /* End-to-end tests of tcpchatd: a real server process on loopback, raw
  * sockets as clients (the way nc talks to it), its console on a pipe.
- * Each test starts its own server and checks one behaviour of SPEC
- * sections 2-4 and docs/PROTOCOL-TEXTS.md, waiting for every event with a
+ * Each test starts its own server and checks one behaviour of
+ * docs/PROTOCOL.md, waiting for every event with a
  * deadline; at the end the server must exit 0 on SIGTERM without a
  * sanitizer report. IPv6, nc and socat tests, which a machine may lack, are
  * in e2e_server_interop.c. */
@@ -597,6 +597,59 @@ START_TEST(test_who_lists_server_first_then_clients_by_id)
 	say(&r, 0, "/who\n");
 	EXPECT_NEXT(r.c[0].fd, S("* 4 online: server, %s, %s, zed", r.c[0].name,
 	                         r.c[1].name));
+	room_end(&r);
+}
+END_TEST
+
+START_TEST(test_msg_reaches_only_that_nick_and_is_confirmed)
+{
+	struct room r;
+
+	room_start(&r, NULL);
+	room_join(&r, "127.0.0.1");
+	room_join(&r, "127.0.0.1");
+	room_join(&r, "127.0.0.1");
+	say(&r, 1, "/nick bob\n");
+	EXPECT_NEXT(r.c[1].fd, "* you are now bob");
+	EXPECT_NEXT(r.c[0].fd, S("* %s is now bob", r.c[1].name));
+	EXPECT_NEXT(r.c[2].fd, S("* %s is now bob", r.c[1].name));
+	say(&r, 0, "/msg BOB psst, a secret\n");
+	EXPECT_NEXT(r.c[1].fd, S("%s (private): psst, a secret", r.c[0].name));
+	EXPECT_NEXT(r.c[0].fd, "* to BOB (private): psst, a secret");
+	/* The third client hears nothing of it: its next line is this. */
+	say(&r, 0, "public\n");
+	EXPECT_NEXT(r.c[2].fd, S("%s: public", r.c[0].name));
+	room_end(&r);
+}
+END_TEST
+
+START_TEST(test_msg_to_unknown_nick_or_without_text_is_an_error)
+{
+	struct room r;
+
+	room_start(&r, NULL);
+	room_join(&r, "127.0.0.1");
+	say(&r, 0, "/msg nobody hello\n");
+	EXPECT_NEXT(r.c[0].fd, "* error: no such nick 'nobody'");
+	say(&r, 0, "/msg nobody\n");
+	EXPECT_NEXT(r.c[0].fd, "* error: usage: /msg NICK TEXT");
+	say(&r, 0, "/msg bad\x1bnick hi\n");
+	EXPECT_NEXT(r.c[0].fd, "* error: no such nick 'bad\\x1bnick'");
+	room_end(&r);
+}
+END_TEST
+
+START_TEST(test_msg_to_the_server_shows_on_its_console)
+{
+	struct room r;
+	size_t from = 0;
+
+	room_start(&r, NULL);
+	room_join(&r, "127.0.0.1");
+	say(&r, 0, "/msg server hello, operator\n");
+	EXPECT_NEXT(r.c[0].fd, "* to server (private): hello, operator");
+	EXPECT_CONSOLE(&r.srv, &from,
+	               S("%s (private): hello, operator", r.c[0].name));
 	room_end(&r);
 }
 END_TEST
@@ -1640,6 +1693,10 @@ server_suite(void)
 	tcase_add_test(tc,
 	               test_lines_and_commands_in_one_write_keep_their_order);
 	tcase_add_test(tc, test_who_lists_server_first_then_clients_by_id);
+	tcase_add_test(tc, test_msg_reaches_only_that_nick_and_is_confirmed);
+	tcase_add_test(tc,
+	               test_msg_to_unknown_nick_or_without_text_is_an_error);
+	tcase_add_test(tc, test_msg_to_the_server_shows_on_its_console);
 	tcase_add_test(tc, test_help_answers_only_the_asker);
 	tcase_add_test(tc, test_double_slash_sends_text_with_one_slash);
 	tcase_add_test(tc, test_unknown_command_gets_error_and_is_not_relayed);

@@ -1,7 +1,7 @@
 /* End-to-end tests of tcpchatd with what a machine may lack: IPv6 on
- * loopback, and the real netcat-openbsd and socat as clients (SPEC section
- * 2: plain nc and socat are valid clients). A test whose tool is missing is
- * not run and is named on stderr; with none runnable the binary exits 77,
+ * loopback, and the real netcat-openbsd and socat as clients (plain nc
+ * and socat are valid clients: docs/PROTOCOL.md). A test whose tool is missing
+ * is not run and is named on stderr; with none runnable the binary exits 77,
  * which Meson reports as a skip. */
 #include <check.h>
 #include <errno.h>

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -76,7 +77,7 @@ START_TEST(test_size_plain_digits)
 {
 	uint64_t v = 0;
 
-	ck_assert_int_eq(tc_parse_size("123", 1000, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("123", 1000, false, &v), 0);
 	ck_assert_uint_eq(v, 123);
 }
 END_TEST
@@ -86,17 +87,17 @@ START_TEST(test_size_suffixes_are_powers_of_1024_in_either_case)
 	uint64_t v = 0;
 	uint64_t max = UINT64_MAX;
 
-	ck_assert_int_eq(tc_parse_size("64K", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("64K", max, false, &v), 0);
 	ck_assert_uint_eq(v, 64 * 1024);
-	ck_assert_int_eq(tc_parse_size("64k", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("64k", max, false, &v), 0);
 	ck_assert_uint_eq(v, 64 * 1024);
-	ck_assert_int_eq(tc_parse_size("1M", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1M", max, false, &v), 0);
 	ck_assert_uint_eq(v, 1024 * 1024);
-	ck_assert_int_eq(tc_parse_size("3m", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("3m", max, false, &v), 0);
 	ck_assert_uint_eq(v, 3 * 1024 * 1024);
-	ck_assert_int_eq(tc_parse_size("2G", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("2G", max, false, &v), 0);
 	ck_assert_uint_eq(v, 2ULL << 30);
-	ck_assert_int_eq(tc_parse_size("1g", max, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1g", max, false, &v), 0);
 	ck_assert_uint_eq(v, 1ULL << 30);
 }
 END_TEST
@@ -110,11 +111,12 @@ START_TEST(test_size_rejects_malformed_text)
 	uint64_t v = 77;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(tc_parse_size(bad[i], UINT64_MAX, true, &v) == -1,
-		              "accepted '%s'", bad[i]);
+		ck_assert_msg(
+		    tc_options_parse_size(bad[i], UINT64_MAX, true, &v) == -1,
+		    "accepted '%s'", bad[i]);
 		ck_assert_uint_eq(v, 77);
 	}
-	ck_assert_int_eq(tc_parse_size(NULL, UINT64_MAX, true, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size(NULL, UINT64_MAX, true, &v), -1);
 }
 END_TEST
 
@@ -122,19 +124,21 @@ START_TEST(test_size_rejects_values_past_the_maximum)
 {
 	uint64_t v = 0;
 
-	ck_assert_int_eq(tc_parse_size("1024", 1024, false, &v), 0);
-	ck_assert_int_eq(tc_parse_size("1K", 1024, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1024", 1024, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("1K", 1024, false, &v), 0);
 	ck_assert_uint_eq(v, 1024);
-	ck_assert_int_eq(tc_parse_size("1025", 1024, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("2K", 1024, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("1025", 1024, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("2K", 1024, false, &v), -1);
 	/* Past 64 bits, before and after the suffix. */
-	ck_assert_int_eq(
-	    tc_parse_size("18446744073709551615", UINT64_MAX, false, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("18446744073709551615",
+	                                       UINT64_MAX, false, &v),
+	                 0);
 	ck_assert_uint_eq(v, UINT64_MAX);
-	ck_assert_int_eq(
-	    tc_parse_size("18446744073709551616", UINT64_MAX, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("17179869184G", UINT64_MAX, false, &v),
+	ck_assert_int_eq(tc_options_parse_size("18446744073709551616",
+	                                       UINT64_MAX, false, &v),
 	                 -1);
+	ck_assert_int_eq(
+	    tc_options_parse_size("17179869184G", UINT64_MAX, false, &v), -1);
 }
 END_TEST
 
@@ -142,18 +146,18 @@ START_TEST(test_size_zero_only_when_allowed)
 {
 	uint64_t v = 9;
 
-	ck_assert_int_eq(tc_parse_size("0", 100, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("0K", 100, false, &v), -1);
-	ck_assert_int_eq(tc_parse_size("0", 100, true, &v), 0);
+	ck_assert_int_eq(tc_options_parse_size("0", 100, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("0K", 100, false, &v), -1);
+	ck_assert_int_eq(tc_options_parse_size("0", 100, true, &v), 0);
 	ck_assert_uint_eq(v, 0);
 }
 END_TEST
 
 START_TEST(test_port_accepts_0_to_65535)
 {
-	ck_assert_int_eq(tc_parse_port("0"), 0);
-	ck_assert_int_eq(tc_parse_port("9999"), 9999);
-	ck_assert_int_eq(tc_parse_port("65535"), 65535);
+	ck_assert_int_eq(tc_options_parse_port("0"), 0);
+	ck_assert_int_eq(tc_options_parse_port("9999"), 9999);
+	ck_assert_int_eq(tc_options_parse_port("65535"), 65535);
 }
 END_TEST
 
@@ -167,9 +171,9 @@ START_TEST(test_port_rejects_anything_else)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(tc_parse_port(bad[i]) == -1, "accepted '%s'",
-		              bad[i]);
-	ck_assert_int_eq(tc_parse_port(NULL), -1);
+		ck_assert_msg(tc_options_parse_port(bad[i]) == -1,
+		              "accepted '%s'", bad[i]);
+	ck_assert_int_eq(tc_options_parse_port(NULL), -1);
 }
 END_TEST
 
@@ -397,6 +401,33 @@ START_TEST(test_server_bad_values)
 	         "--linger: invalid seconds '5s' (0 to 86400)");
 	ck_usage(server(&o, "--linger", "-1", NULL),
 	         "--linger: invalid seconds '-1' (0 to 86400)");
+}
+END_TEST
+
+/* The usage text, the parser and its errors agree: K, M or G in either
+ * case, nothing else. */
+START_TEST(test_server_size_suffixes_in_either_case_and_no_other)
+{
+	static const char *const bad[] = {"1T",  "1t", "1KB", "1kb",
+	                                  "1Ki", "1b", "1 M", "1MM"};
+	struct tc_server_opts o;
+
+	ck_assert_ptr_nonnull(strstr(tc_server_usage, "K, M or G, in either "
+	                                              "case"));
+	ck_assert_int_eq(
+	    server(&o, "--max-queue", "1m", "--max-line", "8k", NULL),
+	    TC_OPTS_RUN);
+	ck_assert_uint_eq(o.max_queue, 1024 * 1024);
+	ck_assert_uint_eq(o.max_line, 8 * 1024);
+	ck_assert_int_eq(server(&o, "--max-queue=2g", NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.max_queue, 2ULL << 30);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want),
+		         "--max-queue: invalid size '%s' (1 to 64G)", bad[i]);
+		ck_usage(server(&o, "--max-queue", bad[i], NULL), want);
+	}
 }
 END_TEST
 
@@ -804,6 +835,8 @@ options_suite(void)
 	tcase_add_test(tc, test_server_unknown_options);
 	tcase_add_test(tc, test_server_missing_values);
 	tcase_add_test(tc, test_server_bad_values);
+	tcase_add_test(tc,
+	               test_server_size_suffixes_in_either_case_and_no_other);
 	tcase_add_test(tc, test_server_positional_argument_is_a_usage_error);
 	tcase_add_test(tc, test_server_parse_can_run_again_after_an_error);
 	suite_add_tcase(s, tc);

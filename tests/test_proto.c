@@ -136,6 +136,50 @@ END_TEST
 
 /* --- nick rules --- */
 
+/* "/msg NICK TEXT": the nick, then the text after the spaces. */
+static void
+expect_msg(const char *line, const char *nick, const char *text)
+{
+	struct tc_cmd cmd;
+
+	tc_proto_parse(line, strlen(line), &cmd);
+	ck_assert_int_eq(cmd.kind, TC_CMD_MSG);
+	ck_assert_uint_eq(cmd.arg_len, strlen(nick));
+	ck_assert_int_eq(memcmp(cmd.arg, nick, cmd.arg_len), 0);
+	ck_assert_uint_eq(cmd.text_len, strlen(text));
+	ck_assert_int_eq(memcmp(cmd.text, text, cmd.text_len), 0);
+}
+
+START_TEST(test_msg_takes_a_nick_and_the_rest_as_text)
+{
+	expect_msg("/msg bob hi there", "bob", "hi there");
+	expect_msg("/msg   bob   hi  there ", "bob", "hi  there ");
+	expect_msg("/msg bob", "bob", "");
+	expect_msg("/msg", "", "");
+	expect_cmd("//msg bob hi", TC_CMD_TEXT, "/msg bob hi");
+}
+END_TEST
+
+START_TEST(test_private_line_names_the_sender_and_escapes_the_text)
+{
+	struct tc_msg *m = tc_proto_private("alice", "hi\x1b[2J", 6);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(tc_msg_data(m), "alice (private): hi\\x1b[2J\n");
+	tc_msg_unref(m);
+}
+END_TEST
+
+START_TEST(test_nicks_equal_ignoring_ascii_case_only)
+{
+	ck_assert(tc_proto_nick_eq("Bob", "bOB"));
+	ck_assert(!tc_proto_nick_eq("bob", "bob2"));
+	ck_assert(!tc_proto_nick_eq("bo", "bob"));
+	/* Not folded: bytes past ASCII are compared as they are. */
+	ck_assert(!tc_proto_nick_eq("\xc3\xa9", "\xc3\x89"));
+}
+END_TEST
+
 START_TEST(test_nick_of_allowed_characters_is_valid)
 {
 	ck_assert(tc_proto_nick_valid("bob", 3));
@@ -344,10 +388,14 @@ proto_suite(void)
 	tcase_add_test(tc, test_unknown_command_names_its_word);
 	tcase_add_test(tc, test_slash_alone_is_unknown);
 	tcase_add_test(tc, test_arg_points_into_the_line);
+	tcase_add_test(tc, test_msg_takes_a_nick_and_the_rest_as_text);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("nick");
 	tcase_add_test(tc, test_nick_of_allowed_characters_is_valid);
+	tcase_add_test(tc, test_nicks_equal_ignoring_ascii_case_only);
+	tcase_add_test(tc,
+	               test_private_line_names_the_sender_and_escapes_the_text);
 	tcase_add_test(tc, test_nick_of_32_bytes_is_valid_33_is_not);
 	tcase_add_test(tc, test_empty_nick_is_invalid);
 	tcase_add_test(tc, test_nick_with_other_bytes_is_invalid);

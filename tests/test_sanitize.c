@@ -264,12 +264,13 @@ START_TEST(test_safe_len_reports_sequence_length)
 	const unsigned char *u = (const unsigned char *)"a\xc3\xa9\xe4\xb8\xad"
 	                                                "\xf0\x9f\x98\x80";
 
-	ck_assert_uint_eq(tc_utf8_safe_len(u, 10), 1);
-	ck_assert_uint_eq(tc_utf8_safe_len(u + 1, 9), 2);
-	ck_assert_uint_eq(tc_utf8_safe_len(u + 3, 7), 3);
-	ck_assert_uint_eq(tc_utf8_safe_len(u + 6, 4), 4);
-	ck_assert_uint_eq(tc_utf8_safe_len(u + 6, 3), 0); /* n too short */
-	ck_assert_uint_eq(tc_utf8_safe_len(u, 0), 0);
+	ck_assert_uint_eq(tc_sanitize_utf8_safe_len(u, 10), 1);
+	ck_assert_uint_eq(tc_sanitize_utf8_safe_len(u + 1, 9), 2);
+	ck_assert_uint_eq(tc_sanitize_utf8_safe_len(u + 3, 7), 3);
+	ck_assert_uint_eq(tc_sanitize_utf8_safe_len(u + 6, 4), 4);
+	ck_assert_uint_eq(tc_sanitize_utf8_safe_len(u + 6, 3),
+	                  0); /* n too short */
+	ck_assert_uint_eq(tc_sanitize_utf8_safe_len(u, 0), 0);
 }
 END_TEST
 

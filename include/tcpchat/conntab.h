@@ -101,6 +101,10 @@ void tc_conn_count_out(struct tc_conn *c, size_t bytes, size_t msgs);
 size_t tc_conntab_broadcast(struct tc_conntab *tab,
                             const struct tc_conn *except, struct tc_msg *m);
 
+/* The id of the open connection named name (ASCII case ignored, as for
+ * renames); 0 when there is none. */
+unsigned tc_conntab_find_name(struct tc_conntab *tab, const char *name);
+
 /* Queues m to connection id. Returns 0; -1 with errno ESRCH (no such id),
  * EPIPE (closing) or ENOBUFS (overflowed: aborted). */
 int tc_conntab_send_to(struct tc_conntab *tab, unsigned id, struct tc_msg *m);

@@ -1,5 +1,5 @@
 /* console: the terminal, for both programs; the only file that includes
- * readline (STYLE section 4).
+ * readline (docs/DESIGN.md: readline has one thread).
  *
  * One thread, the console thread, runs tc_console_run(): on a TTY with
  * readline it drives readline's callback interface from poll() over stdin

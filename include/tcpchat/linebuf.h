@@ -1,4 +1,4 @@
-/* linebuf: bytes in, messages out (SPEC section 2 framing).
+/* linebuf: bytes in, messages out (docs/PROTOCOL.md, "Lines").
  *
  * A message ends at LF; a CR right before that LF is dropped. A message
  * longer than max_line bytes is split into pieces of at most max_line

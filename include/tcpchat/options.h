@@ -1,4 +1,5 @@
-/* options: command-line parsing for both programs (SPEC sections 3, 5).
+/* options: command-line parsing for both programs (man/tcpchatd.1,
+ * man/tcpchat.1).
  *
  * Fills an options struct or says, in one line, which argument is wrong.
  * Never prints or exits: the mains decide that (exit status 2). */
@@ -65,14 +66,15 @@ struct tc_client_opts {
 	bool no_bell;    /* --no-bell: no bell on a mention */
 };
 
-/* Parses "123", "64K", "1M", "2G" (powers of 1024) into *out; max_value
- * bounds it. Returns 0, or -1 for anything else (empty, sign, overflow,
- * other suffix, zero when !allow_zero). */
-int tc_parse_size(const char *s, uint64_t max_value, bool allow_zero,
-                  uint64_t *out);
+/* Parses decimal digits with an optional K, M or G suffix, in either case
+ * ("123", "64K", "64k", "1M", "2g"; powers of 1024) into *out; max_value
+ * bounds it. Returns 0, or -1 for anything else (empty, sign, space,
+ * overflow, any other suffix such as "1T" or "1KB", zero when !allow_zero). */
+int tc_options_parse_size(const char *s, uint64_t max_value, bool allow_zero,
+                          uint64_t *out);
 
 /* Parses a port 0..65535 (decimal digits only). Returns it, or -1. */
-int tc_parse_port(const char *s);
+int tc_options_parse_port(const char *s);
 
 /* Parse argv. getopt state is reset first, so they may be called again
  * (tests). err gets a one-line reason for TC_OPTS_USAGE. Whatever the

@@ -1,4 +1,4 @@
-/* sanitize: make untrusted bytes safe to show on a terminal (SPEC section 2).
+/* sanitize: make untrusted bytes safe to show on a terminal (docs/PROTOCOL.md).
  *
  * C0 controls except TAB, DEL, C1 controls (U+0080..U+009F, as UTF-8) and
  * every byte of invalid UTF-8 (bad lead, truncated, overlong, surrogate,
@@ -24,6 +24,6 @@ bool tc_sanitize_is_clean(const char *src, size_t len);
 
 /* Length of the valid, printable UTF-8 sequence at s (1 to 4), or 0 when
  * the byte at s must be escaped. n is the bytes available from s. */
-size_t tc_utf8_safe_len(const unsigned char *s, size_t n);
+size_t tc_sanitize_utf8_safe_len(const unsigned char *s, size_t n);
 
 #endif
