@@ -415,7 +415,7 @@ START_TEST(test_console_msg_reaches_only_that_client)
 	id = conn_id(&r, r.c[1].name);
 	console(&r, S("/msg %u just for you\n", id));
 	console(&r, "for everyone\n");
-	EXPECT_NEXT(r.c[1].fd, "server: just for you");
+	EXPECT_NEXT(r.c[1].fd, "server (private): just for you");
 	EXPECT_NEXT(r.c[1].fd, "server: for everyone");
 	/* The console handles lines in order: the private one would come
 	 * first if it had leaked. */
