@@ -581,15 +581,32 @@ honest_reader(void *arg)
 
 static char junk[4 * 1024 * 1024], no_lf[10 * 1024 * 1024];
 
+/* Sends len bytes with plain send(): the harness's helpers also drain
+ * the children's output, which only the test's main thread may do. */
+static bool
+send_plain(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
 static void *
 flood(void *arg)
 {
 	int fd = *(int *)arg;
 
 	/* Blocked by flow control long before it is all sent: it ends when
-	 * the test resets the socket. */
-	if (h_send_buf(fd, junk, sizeof(junk), 60000) == 0)
-		(void)h_send_buf(fd, no_lf, sizeof(no_lf), 60000);
+	 * the test shuts the socket down. */
+	if (send_plain(fd, junk, sizeof(junk)))
+		(void)send_plain(fd, no_lf, sizeof(no_lf));
 	return NULL;
 }
 
@@ -646,8 +663,10 @@ START_TEST(test_defaults_keep_honest_readers_whole_under_a_flood)
 	ck_assert_int_eq(
 	    h_wait_output(&srv, 1, "is sending too fast", &from, T), 0);
 	ck_assert_ptr_null(strstr(srv.out, "too slow"));
-	h_reset(flooder);
+	/* Wakes the flooder's send(); the fd is closed once it is out. */
+	shutdown(flooder, SHUT_RDWR);
 	pthread_join(flooder_tid, NULL);
+	h_reset(flooder);
 	for (int i = 0; i < 2; i++)
 		h_close(h[i].fd);
 	h_kill(&srv, SIGKILL); /* what the honest ones did not read is moot */
