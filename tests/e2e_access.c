@@ -511,6 +511,37 @@ START_TEST(test_paced_flood_arrives_whole_in_order_and_others_flow)
 }
 END_TEST
 
+/* /kick reaches a client that flood control holds back: it gets the
+ * notice, and what it had sent and the server had not read yet is read
+ * and dropped to its FIN, never answered with a reset. */
+START_TEST(test_kick_ends_a_paced_client_with_notice_and_fin)
+{
+	static const char *const args[] = {"--rate", "1", "--burst", "1", NULL};
+	static char batch[64 * 1024];
+	struct h_proc srv;
+	size_t from = 0;
+	int fd;
+
+	memset(batch, 'p', sizeof(batch));
+	for (size_t i = 99; i < sizeof(batch); i += 100)
+		batch[i] = '\n';
+	server(&srv, args);
+	fd = join_from("127.0.0.1", srv.port);
+	ck_assert_int_eq(h_send(fd, "/nick paced\n"), 0);
+	EXPECT_LINE(fd, "* you are now paced");
+	/* At a line a second, 655 lines would take 11 minutes. */
+	ck_assert_int_eq(h_send_buf(fd, batch, sizeof(batch), T), 0);
+	ck_assert_int_eq(
+	    h_wait_output(&srv, 1, "* paced is sending too fast", &from, T), 0);
+	console(&srv, "/kick paced\n");
+	EXPECT_LINE(fd, "* you were kicked by server");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(h_wait_eof(fd, T), 0);
+	h_close(fd);
+	server_end(&srv);
+}
+END_TEST
+
 /* An honest client that reads at about 1 MB/s and counts what its peer
  * sends it, in order. */
 struct honest {
@@ -704,6 +735,7 @@ tc_test_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc,
 	               test_paced_flood_arrives_whole_in_order_and_others_flow);
+	tcase_add_test(tc, test_kick_ends_a_paced_client_with_notice_and_fin);
 	tcase_add_test(tc,
 	               test_defaults_keep_honest_readers_whole_under_a_flood);
 	suite_add_tcase(s, tc);
