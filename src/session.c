@@ -45,6 +45,13 @@ struct tc_session {
 	int fd;                     /* owned: closed by the writer, once */
 	unsigned id;                /* tc_conn_id(m.conn), for messages */
 	struct tc_trace_conn trace; /* set before the threads start */
+	/* The peer's address, for --max-per-ip: its slot is given back when
+	 * the session is freed. Immutable. */
+	struct sockaddr_storage addr;
+	/* Flood control, the reader's: its budget, and the eventfd it waits
+	 * on while held back (-1 until first needed; closed at free). */
+	struct tc_rate rate;
+	int wake_fd;
 	/* Written by the reader before it moves the phase to HALF_CLOSED;
 	 * the writer reads it after seeing that phase (the move orders it). */
 	int64_t half_closed_ns;
@@ -55,13 +62,6 @@ struct tc_session {
 	atomic_bool reader_done; /* the reader's: it is finished with fd */
 	atomic_bool read_shut;   /* the writer's: it shut the read side */
 	struct tc_linebuf lb;    /* reader only */
-	/* The peer's address, for --max-per-ip: its slot is given back when
-	 * the session is freed. Immutable. */
-	struct sockaddr_storage addr;
-	/* Flood control, the reader's: its budget, and the eventfd it waits
-	 * on while held back (-1 until first needed; closed at free). */
-	struct tc_rate rate;
-	int wake_fd;
 };
 
 /* ---- life and death ---- */
@@ -135,7 +135,7 @@ phase(const struct tc_session *s)
 	return tc_conn_phase(s->m.conn);
 }
 
-/* ---- the reader ---- */
+/* ---- flood control ---- */
 
 /* The eventfd that wakes a paced reader when its phase leaves OPEN, made
  * on first need: a connection that never floods costs no descriptor.
@@ -197,6 +197,8 @@ pace(struct tc_session *s, size_t len)
 	tc_room_flush(s->room, &s->m);
 	pace_wait(s, now + wait_ns);
 }
+
+/* ---- the reader ---- */
 
 /* Handles one framed message. Returns true when it was "exit". */
 static bool
