@@ -132,7 +132,7 @@ start_server() {
 
 	case "$1" in
 	tcpchatd)
-		"$TCPCHATD" -l 127.0.0.1 -p 0 -q --max-clients 20000 \
+		"$TCPCHATD" -l 127.0.0.1 -p 0 -q --max-clients 20000 --rate 0 \
 			</dev/null >"$log.out" 2>"$log.err" &
 		SPID=$!
 		PORT=$(first_line "$log.err" | sed 's/.*://') ||

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* First array size; doubled up to max_conns as peers arrive. */
 #define CONNTAB_MIN_SLOTS 16
@@ -31,6 +32,10 @@ struct tc_conn {
 	_Atomic int phase;          /* enum tc_phase; only tc_conn_move() */
 	_Atomic int64_t closing_ns; /* when it left OPEN; tc_conn_move() */
 	_Atomic int left_open_for;  /* the phase it left OPEN for; ditto */
+	/* An eventfd its reader waits on while flood control holds it back
+	 * (-1: none yet): leaving OPEN writes it. Set once by the reader,
+	 * which owns it; valid until the entry is removed. */
+	_Atomic int waker_fd;
 	/* The shutdown's watch for progress: the peer's acknowledged bytes
 	 * when last seen moving, and when. Under tab->lock. */
 	uint64_t acked_seen;
@@ -136,6 +141,7 @@ tc_conntab_add(struct tc_conntab *tab, int fd, const char *peer,
 	atomic_init(&c->phase, TC_PHASE_OPEN);
 	atomic_init(&c->closing_ns, 0);
 	atomic_init(&c->left_open_for, TC_PHASE_OPEN);
+	atomic_init(&c->waker_fd, -1);
 	copy_str(c->peer, peer, sizeof(c->peer));
 	copy_str(c->name, peer, sizeof(c->name));
 	pthread_mutex_lock(&tab->lock);
@@ -237,6 +243,25 @@ tc_conntab_reserve_name(struct tc_conntab *tab, const char *name)
 	pthread_mutex_unlock(&tab->lock);
 }
 
+/* A reader held back by flood control stops waiting when c leaves OPEN.
+ * The phase moved before this load, and the reader stores its fd before
+ * it reads the phase: one of the two sees the other. */
+static void
+wake_reader(struct tc_conn *c)
+{
+	int fd = atomic_load(&c->waker_fd);
+	uint64_t one = 1;
+
+	if (fd != -1)
+		(void)write(fd, &one, sizeof(one));
+}
+
+void
+tc_conn_set_waker(struct tc_conn *c, int fd)
+{
+	atomic_store(&c->waker_fd, fd);
+}
+
 bool
 tc_conn_move(struct tc_conn *c, enum tc_phase to, enum tc_phase *was)
 {
@@ -252,6 +277,7 @@ tc_conn_move(struct tc_conn *c, enum tc_phase to, enum tc_phase *was)
 	if (from == TC_PHASE_OPEN) {
 		atomic_store(&c->closing_ns, tc_clock_now_ns());
 		atomic_store(&c->left_open_for, (int)to);
+		wake_reader(c);
 	}
 	if (to == TC_PHASE_ABORTED) {
 		/* Shut down, never close: the writer may be in send() and the

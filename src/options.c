@@ -102,8 +102,11 @@ const char tc_server_usage[] =
     "1024).\n" ACCESS_USAGE "Console commands (lines typed to the server):\n"
     "  TEXT                     send TEXT to every client as NAME: TEXT\n"
     "  /list                    show every connection and its TCP state\n"
-    "  /msg ID TEXT             send TEXT to connection ID only\n"
-    "  /kick ID                 close connection ID from the server side\n"
+    "  /msg ID|NICK TEXT        send TEXT to that connection only\n"
+    "  /kick ID|NICK            close that connection from the server side\n"
+    "  /ban ID|NICK|CIDR        kick, and refuse that address from now on\n"
+    "  /unban CIDR              remove a ban\n"
+    "  /bans                    show the access rules\n"
     "  /quit                    shut down gracefully (as SIGINT, SIGTERM)\n"
     "  /help                    list the console commands\n"
     "  //TEXT                   send a line beginning with '/'\n";

@@ -14,18 +14,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tcpchat/clock.h"
 #include "tcpchat/console.h"
 #include "tcpchat/linebuf.h"
 #include "tcpchat/net.h"
+#include "tcpchat/peercount.h"
 #include "tcpchat/progress.h"
+#include "tcpchat/ratelimit.h"
+#include "tcpchat/refuser.h"
 #include "tcpchat/trace.h"
 
 #define RECV_CHUNK 8192
 #define WRITE_BATCH 64 /* messages per writev */
+/* Without an eventfd to wait on (out of descriptors), a paced reader
+ * looks at its phase this often. */
+#define PACE_SLICE_NS (20 * 1000000LL)
 
 /* The event the reader posts to the writer's queue when it is done with
  * the socket (TC_CONN_EV_PHASE is event 0). */
@@ -37,6 +45,13 @@ struct tc_session {
 	int fd;                     /* owned: closed by the writer, once */
 	unsigned id;                /* tc_conn_id(m.conn), for messages */
 	struct tc_trace_conn trace; /* set before the threads start */
+	/* The peer's address, for --max-per-ip: its slot is given back when
+	 * the session is freed. Immutable. */
+	struct sockaddr_storage addr;
+	/* Flood control, the reader's: its budget, and the eventfd it waits
+	 * on while held back (-1 until first needed; closed at free). */
+	struct tc_rate rate;
+	int wake_fd;
 	/* Written by the reader before it moves the phase to HALF_CLOSED;
 	 * the writer reads it after seeing that phase (the move orders it). */
 	int64_t half_closed_ns;
@@ -55,7 +70,8 @@ struct tc_session {
 /* ---- life and death ---- */
 
 static struct tc_session *
-session_new(struct tc_room *room, int fd)
+session_new(struct tc_room *room, int fd, const struct sockaddr *peer,
+            socklen_t peer_len)
 {
 	struct tc_session *s = calloc(1, sizeof(*s));
 
@@ -68,6 +84,12 @@ session_new(struct tc_room *room, int fd)
 	}
 	s->room = room;
 	s->fd = fd;
+	s->wake_fd = -1;
+	if (peer_len > sizeof(s->addr))
+		peer_len = sizeof(s->addr);
+	memcpy(&s->addr, peer, peer_len);
+	tc_rate_init_lines(&s->rate, room->rate, room->burst,
+	                   tc_clock_now_ns());
 	atomic_init(&s->refs, 2);
 	atomic_init(&s->first_errno, 0);
 	atomic_init(&s->reader_done, false);
@@ -77,11 +99,14 @@ session_new(struct tc_room *room, int fd)
 	return s;
 }
 
-/* Frees what session_new() made; the fd and the table entry are the
- * writer's (or the refusal's) to end. */
+/* Frees what session_new() made and gives back the address's slot; the
+ * fd and the table entry are the writer's (or the refusal's) to end. */
 static void
 session_free(struct tc_session *s)
 {
+	tc_peercount_release(s->room->peers, (struct sockaddr *)&s->addr);
+	if (s->wake_fd != -1)
+		close(s->wake_fd);
 	tc_linebuf_fini(&s->lb);
 	tc_room_member_fini(&s->m);
 	tc_trace_conn_fini(&s->trace);
@@ -114,6 +139,69 @@ phase(const struct tc_session *s)
 	return tc_conn_phase(s->m.conn);
 }
 
+/* ---- flood control ---- */
+
+/* The eventfd that wakes a paced reader when its phase leaves OPEN, made
+ * on first need: a connection that never floods costs no descriptor.
+ * Returns it, or -1 (out of descriptors: the caller waits in slices). */
+static int
+pace_waker(struct tc_session *s)
+{
+	if (s->wake_fd == -1) {
+		s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (s->wake_fd != -1)
+			tc_conn_set_waker(s->m.conn, s->wake_fd);
+	}
+	return s->wake_fd;
+}
+
+/* Sleeps until until_ns without reading, so that TCP's flow control
+ * slows the sender down; wakes early when the phase leaves OPEN (/kick,
+ * /ban, shutdown, abort) or the socket breaks. The socket is polled for
+ * nothing but POLLHUP and POLLERR: a peer's FIN alone raises neither
+ * (POLLRDHUP would, and would spin), while a reset or our own
+ * shutdown(SHUT_RDWR) does. */
+static void
+pace_wait(struct tc_session *s, int64_t until_ns)
+{
+	struct pollfd pfd[2] = {
+	    {.fd = s->fd, .events = 0},
+	    {.fd = pace_waker(s), .events = POLLIN},
+	};
+	struct timespec ts;
+	int64_t left;
+
+	while (phase(s) == TC_PHASE_OPEN &&
+	       (left = until_ns - tc_clock_now_ns()) > 0) {
+		if (pfd[1].fd == -1 && left > PACE_SLICE_NS)
+			left = PACE_SLICE_NS;
+		ts.tv_sec = (time_t)(left / 1000000000);
+		ts.tv_nsec = (long)(left % 1000000000);
+		if (ppoll(pfd, pfd[1].fd == -1 ? 1 : 2, &ts, NULL) > 0 &&
+		    (pfd[0].revents != 0 || pfd[1].revents != 0))
+			return;
+	}
+}
+
+/* Flood control: charges one message of len bytes to the budget and, when
+ * that overdraws it, relays what came before and waits until it is paid
+ * for, without reading. The console hears once per episode. */
+static void
+pace(struct tc_session *s, size_t len)
+{
+	int64_t now = tc_clock_now_ns();
+	int64_t wait_ns = tc_rate_take(&s->rate, 1, len, now);
+
+	if (wait_ns <= 0)
+		return;
+	if (tc_rate_new_episode(&s->rate))
+		tc_console_printf(stdout,
+		                  "* %s is sending too fast; slowing it down",
+		                  tc_conn_name(s->m.conn));
+	tc_room_flush(s->room, &s->m);
+	pace_wait(s, now + wait_ns);
+}
+
 /* ---- the reader ---- */
 
 /* After a /nick the trace names the connection by its name in the table:
@@ -140,6 +228,10 @@ handle_line(struct tc_session *s, const char *line, size_t len)
 	struct tc_cmd cmd = {.kind = TC_CMD_TEXT, .arg = line, .arg_len = len};
 
 	tc_conn_count_in(s->m.conn, len, 1);
+	/* Lines of a connection being closed are read, never acted on:
+	 * no budget for them. */
+	if (phase(s) == TC_PHASE_OPEN)
+		pace(s, len);
 	/* The rest of a line split at --max-line is text, never a command. */
 	if (!tc_linebuf_continues(&s->lb))
 		tc_proto_parse(line, len, &cmd);
@@ -622,28 +714,6 @@ writer_main(void *arg)
 
 /* ---- start ---- */
 
-/* Refuses a connection without a thread: says why in one notice, then
- * SHUT_WR and a short drain first, so the notice is not destroyed by a
- * reset, then close. */
-static void
-refuse(int fd, const char *notice)
-{
-	char junk[512];
-
-	(void)send(fd, notice, strlen(notice), MSG_NOSIGNAL | MSG_DONTWAIT);
-	shutdown(fd, SHUT_WR);
-	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
-		;
-	close(fd);
-}
-
-/* Every refusal is told on the console the same way, on stderr. */
-static void
-report_refusal(const char *peer, const char *why)
-{
-	tc_console_printf(stderr, "tcpchatd: refused %s: %s", peer, why);
-}
-
 static int
 start_threads(struct tc_session *s, bool *writer_runs)
 {
@@ -675,7 +745,7 @@ abandon(struct tc_session *s, int err, bool writer_runs)
 	struct tc_msg *busy =
 	    tc_proto_notice("error: server busy, try again later");
 	struct tc_room *room = s->room;
-	char why[128];
+	char why[128], detail[160];
 
 	record_error(s, err);
 	describe_end(s, why, sizeof(why));
@@ -693,7 +763,9 @@ abandon(struct tc_session *s, int err, bool writer_runs)
 		return;
 	}
 	tc_conntab_remove(room->tab, s->m.conn);
-	refuse(s->fd, busy != NULL ? tc_msg_data(busy) : "");
+	snprintf(detail, sizeof(detail), "pthread_create: %s", strerror(err));
+	tc_refuser_refuse(room->refuser, s->fd, (struct sockaddr *)&s->addr,
+	                  TC_REFUSE_BUSY, detail);
 	tc_msg_unref(busy);
 	session_free(s);
 	tc_room_exit(room);
@@ -701,38 +773,40 @@ abandon(struct tc_session *s, int err, bool writer_runs)
 
 /* The table had no room: refuse and free, the table never saw it. */
 static int
-refuse_full(struct tc_session *s, const char *peer)
+refuse_full(struct tc_session *s)
 {
 	int err = errno;
 
-	refuse(s->fd, "* error: server full\n");
-	if (s->room->verbose)
-		report_refusal(peer, "server full");
+	tc_refuser_refuse(s->room->refuser, s->fd, (struct sockaddr *)&s->addr,
+	                  err == EMFILE ? TC_REFUSE_FULL : TC_REFUSE_NO_MEMORY,
+	                  NULL);
 	session_free(s);
 	errno = err;
 	return -1;
 }
 
 int
-tc_session_start(struct tc_room *room, int fd)
+tc_session_start(struct tc_room *room, int fd, const struct sockaddr *peer,
+                 socklen_t peer_len)
 {
-	char peer[TC_ADDR_STR_MAX], why[128];
+	char name[TC_ADDR_STR_MAX];
 	struct tc_session *s;
 	bool writer_runs;
 	int rc;
 
-	tc_net_peer_str(fd, peer);
-	s = session_new(room, fd);
+	tc_net_addr_str(peer, name);
+	s = session_new(room, fd, peer, peer_len);
 	if (s == NULL) {
-		refuse(fd, "* error: server out of memory\n");
-		report_refusal(peer, strerror(ENOMEM));
+		tc_peercount_release(room->peers, peer);
+		tc_refuser_refuse(room->refuser, fd, peer, TC_REFUSE_NO_MEMORY,
+		                  NULL);
 		errno = ENOMEM;
 		return -1;
 	}
-	tc_room_welcome(room, s->m.q, peer);
-	s->m.conn = tc_conntab_add(room->tab, fd, peer, s->m.q);
+	tc_room_welcome(room, s->m.q, name);
+	s->m.conn = tc_conntab_add(room->tab, fd, name, s->m.q);
 	if (s->m.conn == NULL)
-		return refuse_full(s, peer);
+		return refuse_full(s);
 	s->id = tc_conn_id(s->m.conn);
 	tc_trace_conn_init(&s->trace, fd, s->id);
 	tc_trace_accepted(&s->trace);
@@ -741,13 +815,16 @@ tc_session_start(struct tc_room *room, int fd)
 	tc_room_joined(room, &s->m);
 	if (room->verbose)
 		tc_console_printf(stdout, "* connection %u from %s", s->id,
-		                  peer);
+		                  name);
 	tc_room_enter(room);
 	rc = start_threads(s, &writer_runs);
 	if (rc == 0)
 		return 0;
-	snprintf(why, sizeof(why), "pthread_create: %s", strerror(rc));
-	report_refusal(peer, why);
+	if (writer_runs)
+		tc_console_printf(stderr,
+		                  "tcpchatd: refused %s: server busy "
+		                  "(pthread_create: %s)",
+		                  name, strerror(rc));
 	abandon(s, rc, writer_runs);
 	errno = rc;
 	return -1;

@@ -19,12 +19,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tcpchat/cidr.h"
 #include "tcpchat/clock.h"
 #include "tcpchat/console.h"
 #include "tcpchat/net.h"
 #include "tcpchat/operator.h"
 #include "tcpchat/options.h"
+#include "tcpchat/peercount.h"
 #include "tcpchat/proto.h"
+#include "tcpchat/refuser.h"
 #include "tcpchat/session.h"
 #include "tcpchat/trace.h"
 
@@ -294,6 +297,68 @@ setup_server(const struct tc_server_opts *o)
 	tc_conntab_reserve_name(room.tab, o->name);
 }
 
+/* The access rules in command-line order: --allow and --deny as rules of
+ * the command line, the files loaded. A rule given twice is one rule. A
+ * file that cannot be read or has a bad line is bad usage: exit 2. */
+static void
+load_rules(const struct tc_server_opts *o)
+{
+	char err[TC_ERR_MAX];
+	size_t i;
+
+	room.rules = tc_cidr_set_new();
+	if (room.rules == NULL) {
+		fprintf(stderr, "tcpchatd: access rules: %s\n",
+		        strerror(errno));
+		exit(1);
+	}
+	for (i = 0; i < o->n_access; i++) {
+		const struct tc_access_opt *a = &o->access[i];
+
+		if (a->file == NULL) {
+			if (tc_cidr_set_add(room.rules, a->kind, &a->net,
+			                    TC_CIDR_FROM_COMMAND_LINE) == -1 &&
+			    errno != EEXIST) {
+				fprintf(stderr, "tcpchatd: %s: %s\n", a->text,
+				        strerror(errno));
+				exit(1);
+			}
+		} else if (tc_cidr_set_load_file(room.rules, a->kind, a->file,
+		                                 err, sizeof(err)) == -1) {
+			fprintf(stderr, "tcpchatd: %s\n", err);
+			exit(2);
+		}
+	}
+}
+
+/* Who may join, how many from one address, how fast, and the refuser. */
+static void
+setup_access(const struct tc_server_opts *o)
+{
+	load_rules(o);
+	room.rate = o->rate;
+	room.burst = o->burst;
+	room.peers = tc_peercount_new(o->max_per_ip);
+	if (room.peers == NULL) {
+		fprintf(stderr, "tcpchatd: --max-per-ip: %s\n",
+		        strerror(errno));
+		exit(1);
+	}
+	room.refuser = tc_refuser_new();
+	if (room.refuser == NULL) {
+		fprintf(stderr, "tcpchatd: refuser: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+static void
+free_access(void)
+{
+	tc_refuser_free(room.refuser);
+	tc_peercount_free(room.peers);
+	tc_cidr_set_free(room.rules);
+}
+
 /* `tcpchatd &` from a shell: reading the terminal would stop the whole
  * server with SIGTTIN, so a background server has no console. */
 static bool
@@ -360,14 +425,49 @@ join_console(pthread_t tid)
 	return pthread_timedjoin_np(tid, NULL, &deadline) == 0;
 }
 
+/* Whether the rules let peer join; when not, fd is refused. */
+static bool
+admitted(int fd, const struct sockaddr *peer)
+{
+	char net[TC_CIDR_STR_MAX], detail[TC_CIDR_STR_MAX + 16];
+	struct tc_cidr why;
+
+	switch (tc_cidr_set_match(room.rules, peer, &why)) {
+	case TC_CIDR_ALLOWED:
+		break;
+	case TC_CIDR_DENIED:
+		snprintf(detail, sizeof(detail), "denied by %s",
+		         tc_cidr_format(&why, net));
+		tc_refuser_refuse(room.refuser, fd, peer, TC_REFUSE_NOT_ALLOWED,
+		                  detail);
+		return false;
+	case TC_CIDR_NOT_ALLOWED:
+		tc_refuser_refuse(room.refuser, fd, peer, TC_REFUSE_NOT_ALLOWED,
+		                  "no allow rule matches");
+		return false;
+	}
+	if (tc_peercount_acquire(room.peers, peer) == -1) {
+		/* ENOMEM counted nothing either: refuse rather than let the
+		 * session give back a slot it never had. */
+		tc_refuser_refuse(room.refuser, fd, peer,
+		                  errno == EUSERS ? TC_REFUSE_TOO_MANY
+		                                  : TC_REFUSE_NO_MEMORY,
+		                  NULL);
+		return false;
+	}
+	return true;
+}
+
 /* Accepts one connection. Returns 0, or -1 when descriptors or memory ran
  * short and the loop should back off. */
 static int
 accept_one(int lfd)
 {
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof(peer);
 	int fd, one = 1;
 
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(lfd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
 	if (fd == -1) {
 		switch (errno) {
 		case EMFILE:
@@ -381,8 +481,10 @@ accept_one(int lfd)
 	}
 	/* Chat lines are small and latency matters; writev batches them. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!admitted(fd, (struct sockaddr *)&peer))
+		return 0;
 	/* A refusal is told to the peer and logged by the session. */
-	(void)tc_session_start(&room, fd);
+	(void)tc_session_start(&room, fd, (struct sockaddr *)&peer, peer_len);
 	return 0;
 }
 
@@ -554,6 +656,7 @@ finish(pthread_t console_tid)
 		return report_lost(lost, stuck);
 	tc_conntab_free(room.tab);
 	tc_room_fini(&room);
+	free_access();
 	close(events.signal_fd);
 	close(events.quit_fd);
 	close(events.console_fd);
@@ -566,7 +669,7 @@ main(int argc, char **argv)
 	struct tc_server_opts opts;
 	char bound[TC_ADDR_STR_MAX];
 	pthread_t console_tid;
-	int console_on, lfd;
+	int console_on, lfd, rc;
 
 	parse_options(argc, argv, &opts);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -575,6 +678,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "tcpchatd: signals: %s\n", strerror(errno));
 		return 1;
 	}
+	setup_access(&opts); /* a bad rules file: before listening */
 	lfd = listen_or_exit(&opts, bound);
 	setup_server(&opts);
 	tc_trace_setup(opts.trace, trace_to_console);
@@ -592,5 +696,7 @@ main(int argc, char **argv)
 		                  "in the background");
 	accept_loop(lfd);
 	close(lfd); /* stop accepting before anything else */
-	return finish(console_tid);
+	rc = finish(console_tid);
+	tc_server_opts_fini(&opts);
+	return rc;
 }

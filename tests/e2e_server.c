@@ -415,7 +415,7 @@ START_TEST(test_console_msg_reaches_only_that_client)
 	id = conn_id(&r, r.c[1].name);
 	console(&r, S("/msg %u just for you\n", id));
 	console(&r, "for everyone\n");
-	EXPECT_NEXT(r.c[1].fd, "server: just for you");
+	EXPECT_NEXT(r.c[1].fd, "server (private): just for you");
 	EXPECT_NEXT(r.c[1].fd, "server: for everyone");
 	/* The console handles lines in order: the private one would come
 	 * first if it had leaked. */
@@ -506,6 +506,9 @@ END_TEST
  * closed first (its input over, its output goes on). */
 START_TEST(test_stalled_console_output_does_not_stall_the_chat)
 {
+	/* 4 MB from one sender: no flood control, this is about the
+	 * console. */
+	static const char *const args[] = {"--rate", "0", NULL};
 	enum { LINES = 4000, TEXT = 1000 };
 	static char line[TEXT + 2];
 	struct room r;
@@ -514,7 +517,7 @@ START_TEST(test_stalled_console_output_does_not_stall_the_chat)
 
 	memset(line, 'x', TEXT);
 	line[TEXT] = '\n';
-	room_start(&r, NULL);
+	room_start(&r, args);
 	if (_i == 1)
 		h_close_stdin(&r.srv);
 	room_join(&r, "127.0.0.1");
@@ -1021,12 +1024,14 @@ END_TEST
 
 START_TEST(test_lines_queued_before_exit_all_arrive_before_eof)
 {
+	/* 2000 lines at once: no flood control, which would pace them. */
+	static const char *const args[] = {"--rate", "0", NULL};
 	struct room r;
 	const int lines = 2000;
 	static char batch[2000 * 80];
 	size_t len = 0;
 
-	room_start(&r, NULL);
+	room_start(&r, args);
 	/* A small receive window keeps most of it in the server's queue. */
 	join_small_window(&r);
 	room_join(&r, "127.0.0.1");
@@ -1220,12 +1225,14 @@ END_TEST
 
 START_TEST(test_sigterm_flushes_queued_lines_then_notice_then_eof)
 {
+	/* 500 lines at once: no flood control, which would pace them. */
+	static const char *const args[] = {"--rate", "0", NULL};
 	struct room r;
 	const int lines = 500;
 	static char batch[500 * 32];
 	size_t len = 0;
 
-	room_of_two(&r, NULL);
+	room_of_two(&r, args);
 	for (int i = 0; i < lines; i++)
 		len += (size_t)snprintf(batch + len, sizeof(batch) - len,
 		                        "before signal %03d\n", i);
@@ -1360,7 +1367,10 @@ read_flood(int reader, const char *from, int first, int n, const char *slow,
 
 START_TEST(test_slow_consumer_is_cut_off_and_others_get_every_line)
 {
-	static const char *const args[] = {"--max-queue", "64K", NULL};
+	/* Up to 10 MB from one sender: no flood control, which would pace
+	 * it, since this is about the slow reader. */
+	static const char *const args[] = {"--max-queue", "64K", "--rate", "0",
+	                                   NULL};
 	static char batch[100 * 100 + 1];
 	struct room r;
 	bool cut = false;

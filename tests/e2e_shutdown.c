@@ -108,7 +108,7 @@ START_TEST(test_slow_readers_get_everything_then_the_notice_and_a_fin)
 	/* 6 clients x 3,000 lines of ~230 bytes at ~85 KB/s each: about 8 s
 	 * of delivery after the signal, longer than any fixed grace. */
 	enum { SLOW = 6, LINES = 3000 };
-	static const char *const args[] = {"-q", NULL};
+	static const char *const args[] = {"-q", "--rate", "0", NULL};
 	struct slow_reader r[SLOW];
 	struct h_proc srv;
 	int sender;
@@ -147,7 +147,7 @@ END_TEST
 
 START_TEST(test_a_reader_that_stops_is_cut_and_the_loss_is_told)
 {
-	static const char *const args[] = {"-q", NULL};
+	static const char *const args[] = {"-q", "--rate", "0", NULL};
 	struct h_proc srv;
 	size_t from = 0;
 	int stuck, sender;
@@ -175,7 +175,7 @@ END_TEST
 
 START_TEST(test_a_second_signal_ends_the_wait_at_once)
 {
-	static const char *const args[] = {"-q", NULL};
+	static const char *const args[] = {"-q", "--rate", "0", NULL};
 	struct h_proc srv;
 	size_t from = 0;
 	int stuck, sender;

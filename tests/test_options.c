@@ -317,8 +317,11 @@ client_with(const char *opt)
 START_TEST(test_server_usage_lists_options_then_console_commands)
 {
 	const char *commands = strstr(tc_server_usage, "\nConsole commands");
-	const char *const listed[] = {"/list", "/msg ID TEXT", "/kick ID",
-	                              "/quit", "/help",        "//TEXT"};
+	const char *const listed[] = {"/list",         "/msg ID|NICK TEXT",
+	                              "/kick ID|NICK", "/ban ID|NICK|CIDR",
+	                              "/unban CIDR",   "/bans",
+	                              "/quit",         "/help",
+	                              "//TEXT"};
 
 	ck_assert_ptr_nonnull(commands);
 	ck_assert_ptr_nonnull(strstr(tc_server_usage, "--max-queue"));

@@ -89,6 +89,12 @@ bool tc_conn_move(struct tc_conn *c, enum tc_phase to, enum tc_phase *was);
 
 enum tc_phase tc_conn_phase(const struct tc_conn *c);
 
+/* Registers fd (an eventfd) that tc_conn_move() writes when c leaves
+ * OPEN, so that c's reader, waiting out its flood budget, stops waiting
+ * at /kick, shutdown or an abort. c's reader only, once; the reader keeps
+ * owning fd and closes it after the entry is removed. */
+void tc_conn_set_waker(struct tc_conn *c, int fd);
+
 /* The phase c first moved to when it left OPEN (OPEN while it has not):
  * HALF_CLOSED, the peer ended it; CLOSING, the server; ABORTED, it broke. */
 enum tc_phase tc_conn_left_open_for(const struct tc_conn *c);

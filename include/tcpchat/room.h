@@ -15,6 +15,10 @@
 #include "tcpchat/conntab.h"
 #include "tcpchat/proto.h"
 
+struct tc_cidr_set;
+struct tc_peercount;
+struct tc_refuser;
+
 /* The room and the settings its sessions run with: set up by main,
  * read-only while sessions run (but for the live count, behind its lock).
  * Console output goes through tc_console_printf(). */
@@ -28,6 +32,11 @@ struct tc_room {
 	bool quiet;        /* -q: no chat traffic on the console */
 	bool verbose;      /* -v: a line per connection event */
 	size_t stack_size; /* per-thread stack */
+	/* Who may join and how fast; each object is safe from any thread. */
+	struct tc_cidr_set *rules;  /* --allow, --deny, the files, /ban */
+	struct tc_peercount *peers; /* --max-per-ip */
+	struct tc_refuser *refuser; /* every refusal ends through it */
+	unsigned rate, burst;       /* --rate, --burst: each reader's budget */
 	/* live_lock guards n_live, the sessions not yet freed; live_cond
 	 * tells tc_room_wait_empty() that one ended. */
 	pthread_mutex_t live_lock;

@@ -8,12 +8,18 @@
 #ifndef TCPCHAT_SESSION_H
 #define TCPCHAT_SESSION_H
 
+#include <sys/socket.h>
+
 #include "tcpchat/room.h"
 
-/* Starts a session on fd in room: adds it to the table (or refuses it with
- * "* error: server full"), then starts its reader and writer. Returns 0,
- * or -1 with errno (EMFILE: table full, or pthread_create's error) after
- * refusing and closing fd. Called by the acceptor only. */
-int tc_session_start(struct tc_room *room, int fd);
+/* Starts a session on fd, from peer, in room: adds it to the table (or
+ * refuses it with "* error: server full"), then starts its reader and
+ * writer. The session takes over peer's slot in room->peers (acquired by
+ * the caller) and gives it back when it ends, or at once when it cannot
+ * start. Returns 0, or -1 with errno (EMFILE: table full, or
+ * pthread_create's error) after handing fd to room->refuser. Called by
+ * the acceptor only. */
+int tc_session_start(struct tc_room *room, int fd, const struct sockaddr *peer,
+                     socklen_t peer_len);
 
 #endif
