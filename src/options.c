@@ -677,3 +677,28 @@ tc_client_opts_parse(int argc, char **argv, struct tc_client_opts *o, char *err,
 		                   "other");
 	return client_operands(argc, argv, o, port_set, err, errlen);
 }
+
+void
+tc_options_usage_exit(const char *prog, const char *why)
+{
+	fprintf(stderr, "%s: %s (see %s -h)\n", prog, why, prog);
+	exit(2);
+}
+
+void
+tc_options_act(enum tc_opts_result r, const char *prog, const char *usage,
+               const char *err)
+{
+	switch (r) {
+	case TC_OPTS_HELP:
+		fputs(usage, stdout);
+		exit(0);
+	case TC_OPTS_VERSION:
+		printf("%s %s\n", prog, TC_VERSION);
+		exit(0);
+	case TC_OPTS_USAGE:
+		tc_options_usage_exit(prog, err);
+	case TC_OPTS_RUN:
+		break;
+	}
+}

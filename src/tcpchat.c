@@ -22,7 +22,6 @@
 #include "tcpchat/trace.h"
 
 #define EXIT_CONNECT 1
-#define EXIT_USAGE 2
 
 #define PATH_LEN 4096
 
@@ -33,32 +32,15 @@ trace_sink(const char *line)
 }
 
 static void
-usage_error(const char *why)
-{
-	fprintf(stderr, "tcpchat: %s (see tcpchat -h)\n", why);
-	exit(EXIT_USAGE);
-}
-
-static void
 parse_options(int argc, char **argv, struct tc_client_opts *o)
 {
 	char err[TC_ERR_MAX];
 
-	switch (tc_client_opts_parse(argc, argv, o, err, sizeof(err))) {
-	case TC_OPTS_HELP:
-		fputs(tc_client_usage, stdout);
-		exit(0);
-	case TC_OPTS_VERSION:
-		printf("tcpchat %s\n", TC_VERSION);
-		exit(0);
-	case TC_OPTS_USAGE:
-		usage_error(err);
-		break;
-	case TC_OPTS_RUN:
-		break;
-	}
+	tc_options_act(tc_client_opts_parse(argc, argv, o, err, sizeof(err)),
+	               "tcpchat", tc_client_usage, err);
 	if (o->name != NULL && !tc_proto_nick_valid(o->name, strlen(o->name)))
-		usage_error("--name: 1-32 of A-Za-z0-9._- expected");
+		tc_options_usage_exit("tcpchat",
+		                      "--name: 1-32 of A-Za-z0-9._- expected");
 }
 
 static void

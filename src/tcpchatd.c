@@ -250,32 +250,15 @@ setup_signals(void)
 }
 
 static void
-usage_error(const char *why)
-{
-	fprintf(stderr, "tcpchatd: %s (see tcpchatd -h)\n", why);
-	exit(2);
-}
-
-static void
 parse_options(int argc, char **argv, struct tc_server_opts *o)
 {
 	char err[TC_ERR_MAX];
 
-	switch (tc_server_opts_parse(argc, argv, o, err, sizeof(err))) {
-	case TC_OPTS_HELP:
-		fputs(tc_server_usage, stdout);
-		exit(0);
-	case TC_OPTS_VERSION:
-		printf("tcpchatd %s\n", TC_VERSION);
-		exit(0);
-	case TC_OPTS_USAGE:
-		usage_error(err);
-		break;
-	case TC_OPTS_RUN:
-		break;
-	}
+	tc_options_act(tc_server_opts_parse(argc, argv, o, err, sizeof(err)),
+	               "tcpchatd", tc_server_usage, err);
 	if (!tc_proto_nick_valid(o->name, strlen(o->name)))
-		usage_error("--name: 1-32 of A-Za-z0-9._- expected");
+		tc_options_usage_exit("tcpchatd",
+		                      "--name: 1-32 of A-Za-z0-9._- expected");
 }
 
 static void

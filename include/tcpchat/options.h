@@ -93,4 +93,13 @@ void tc_server_opts_fini(struct tc_server_opts *o);
 extern const char tc_server_usage[];
 extern const char tc_client_usage[];
 
+/* Says "PROG: WHY (see PROG -h)" on stderr and exits 2: bad usage. */
+_Noreturn void tc_options_usage_exit(const char *prog, const char *why);
+
+/* What a main does with a parse result: -h prints usage and exits 0, -V
+ * the version and exits 0, bad usage exits 2 through
+ * tc_options_usage_exit(); TC_OPTS_RUN returns. */
+void tc_options_act(enum tc_opts_result r, const char *prog, const char *usage,
+                    const char *err);
+
 #endif
