@@ -63,7 +63,7 @@ list_connections(struct tc_room *room)
 	struct tc_conn_info *all;
 	size_t n, i;
 
-	all = tc_conntab_snapshot_fd(room->tab, &n, tc_tcp_state);
+	all = tc_conntab_snapshot_fd(room->tab, &n, tc_trace_tcp_state);
 	if (all == NULL) {
 		tc_console_printf(stderr, "tcpchatd: /list: %s",
 		                  strerror(errno));

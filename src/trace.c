@@ -133,7 +133,7 @@ socket_state(int fd)
 }
 
 const char *
-tc_tcp_state(int fd, char *buf, size_t len)
+tc_trace_tcp_state(int fd, char *buf, size_t len)
 {
 	int state = socket_state(fd);
 
@@ -219,8 +219,8 @@ diag_lookup(const struct sockaddr_storage *local,
 }
 
 const char *
-tc_tcp_tuple_state(const struct sockaddr_storage *local,
-                   const struct sockaddr_storage *peer, char *buf, size_t len)
+tc_trace_tuple_state(const struct sockaddr_storage *local,
+                     const struct sockaddr_storage *peer, char *buf, size_t len)
 {
 	int state = diag_lookup(local, peer);
 

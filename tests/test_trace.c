@@ -52,7 +52,7 @@ wait_state(int fd, const char *want, char *buf, size_t len)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	do {
-		if (strcmp(tc_tcp_state(fd, buf, len), want) == 0)
+		if (strcmp(tc_trace_tcp_state(fd, buf, len), want) == 0)
 			return buf;
 		poll(NULL, 0, 1);
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -75,9 +75,11 @@ START_TEST(test_listening_and_connected_states)
 	char st[64];
 
 	connect_pair(&c);
-	ck_assert_str_eq(tc_tcp_state(c.lfd, st, sizeof(st)), "LISTEN");
-	ck_assert_str_eq(tc_tcp_state(c.client, st, sizeof(st)), "ESTABLISHED");
-	ck_assert_str_eq(tc_tcp_state(c.server, st, sizeof(st)), "ESTABLISHED");
+	ck_assert_str_eq(tc_trace_tcp_state(c.lfd, st, sizeof(st)), "LISTEN");
+	ck_assert_str_eq(tc_trace_tcp_state(c.client, st, sizeof(st)),
+	                 "ESTABLISHED");
+	ck_assert_str_eq(tc_trace_tcp_state(c.server, st, sizeof(st)),
+	                 "ESTABLISHED");
 	close_pair(&c);
 }
 END_TEST
@@ -91,7 +93,8 @@ START_TEST(test_half_close_states_of_both_sides)
 	/* Client sends FIN: server CLOSE_WAIT once it is in. */
 	shutdown(c.client, SHUT_WR);
 	ck_assert(read_eof(c.server));
-	ck_assert_str_eq(tc_tcp_state(c.server, st, sizeof(st)), "CLOSE_WAIT");
+	ck_assert_str_eq(tc_trace_tcp_state(c.server, st, sizeof(st)),
+	                 "CLOSE_WAIT");
 	/* Our FIN was ACKed: the client waits in FIN_WAIT2. */
 	ck_assert_str_eq(wait_state(c.client, "FIN_WAIT2", st, sizeof(st)),
 	                 "FIN_WAIT2");
@@ -100,7 +103,8 @@ START_TEST(test_half_close_states_of_both_sides)
 	 * socket (see the kernel-table test below). */
 	shutdown(c.server, SHUT_WR);
 	ck_assert(read_eof(c.client));
-	ck_assert_str_eq(tc_tcp_state(c.client, st, sizeof(st)), "CLOSED");
+	ck_assert_str_eq(tc_trace_tcp_state(c.client, st, sizeof(st)),
+	                 "CLOSED");
 	ck_assert_str_eq(wait_state(c.server, "CLOSED", st, sizeof(st)),
 	                 "CLOSED");
 	close_pair(&c);
@@ -113,7 +117,7 @@ START_TEST(test_state_of_non_socket_is_unknown_with_reason)
 	char st[128];
 
 	ck_assert_int_eq(pipe(fds), 0);
-	tc_tcp_state(fds[0], st, sizeof(st));
+	tc_trace_tcp_state(fds[0], st, sizeof(st));
 	ck_assert_int_eq(strncmp(st, "unknown: ", 9), 0);
 	close(fds[0]);
 	close(fds[1]);

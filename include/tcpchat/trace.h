@@ -150,12 +150,12 @@ char *tc_trace_format_time(const struct timespec *ts,
 
 /* The TCP state name of fd from TCP_INFO ("ESTABLISHED", "FIN_WAIT2",
  * ...), or "unknown: REASON" when getsockopt fails. Returns buf. */
-const char *tc_tcp_state(int fd, char *buf, size_t len);
+const char *tc_trace_tcp_state(int fd, char *buf, size_t len);
 
 /* The state of the connection local<->peer in the kernel's table (sock_diag,
  * works for TIME_WAIT too). Returns buf, or NULL when it has none. */
-const char *tc_tcp_tuple_state(const struct sockaddr_storage *local,
-                               const struct sockaddr_storage *peer, char *buf,
-                               size_t len);
+const char *tc_trace_tuple_state(const struct sockaddr_storage *local,
+                                 const struct sockaddr_storage *peer, char *buf,
+                                 size_t len);
 
 #endif
