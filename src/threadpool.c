@@ -1,0 +1,328 @@
+/* threadpool: the thread cache of threadpool.h.
+ *
+ * Parked threads sit on a stack, newest on top, behind the pool's one
+ * lock. Each sleeps on a futex word of its own that the hand-off sets, so
+ * a job wakes exactly the thread it is given, with one FUTEX_WAKE: none is
+ * woken only to find the job taken, and the oldest stay asleep until their
+ * idle time is over. The threads are joinable: those that leave on their
+ * own (bound, idle) detach themselves, those ended by tc_pool_free() are
+ * joined by it, so nothing of theirs outlives the pool. */
+#include "tcpchat/threadpool.h"
+
+#include "tcpchat/clock.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct worker {
+	struct tc_pool *pool; /* immutable */
+	pthread_t tid;        /* its own: set when it starts, for free() */
+	/* The hand-off word: 0 while the thread waits for a job, 1 once one
+	 * (or the end: fn NULL) was handed over. Set under the pool's lock
+	 * by whoever took the thread off the stack; reset by the thread
+	 * itself when it parks. */
+	atomic_uint go;
+	void *(*fn)(void *); /* the job, written before go is set */
+	void *arg;
+	/* Under pool->lock: on the parked stack, and its links there (next
+	 * also links the ended list). */
+	bool parked;
+	struct worker *up, *down;
+};
+
+struct tc_pool {
+	/* Guards the stack of parked threads, the counts, stopping and the
+	 * ended list. Held only to link, unlink and count, and for the one
+	 * FUTEX_WAKE of a hand-off (so a woken thread cannot leave and free
+	 * itself under the waker): never across a job or pthread_create. */
+	pthread_mutex_t lock;
+	pthread_cond_t all_out; /* free() waits on it for n_live to be 0 */
+	pthread_attr_t attr;    /* immutable: joinable, the stack size */
+	unsigned max_parked;    /* immutable */
+	int64_t idle_ns;        /* immutable */
+	struct worker *top;     /* the parked thread parked last */
+	unsigned n_parked;
+	unsigned n_live;      /* threads started that have not left yet */
+	bool stopping;        /* free() has begun: nothing parks any more */
+	struct worker *ended; /* left on free()'s word: to join (via down) */
+};
+
+/* How a thread stops taking jobs. */
+enum leave {
+	STAY,       /* parked, or got a job */
+	ON_ITS_OWN, /* the bound was reached, or it idled out: detach */
+	TO_JOIN,    /* the pool is being freed: tc_pool_free() joins it */
+};
+
+/* ---- futexes ---- */
+
+static void
+futex_wake_one(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleeps while *word is 0, at most until deadline_ns (CLOCK_MONOTONIC);
+ * may return early: the caller looks again. */
+static void
+futex_wait_zero(atomic_uint *word, int64_t deadline_ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000),
+	                      .tv_nsec = (long)(deadline_ns % 1000000000)};
+
+	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, 0, &ts, NULL,
+	        FUTEX_BITSET_MATCH_ANY);
+}
+
+/* ---- the stack of parked threads, under the lock ---- */
+
+static void
+push_parked(struct tc_pool *pool, struct worker *w)
+{
+	w->parked = true;
+	w->up = NULL;
+	w->down = pool->top;
+	if (pool->top != NULL)
+		pool->top->up = w;
+	pool->top = w;
+	pool->n_parked++;
+}
+
+static void
+unlink_parked(struct tc_pool *pool, struct worker *w)
+{
+	if (w->up != NULL)
+		w->up->down = w->down;
+	else
+		pool->top = w->down;
+	if (w->down != NULL)
+		w->down->up = w->up;
+	w->parked = false;
+	w->up = w->down = NULL;
+	pool->n_parked--;
+}
+
+/* Hands fn(arg) (NULL: the end) to w, which is off the stack. */
+static void
+hand_over(struct worker *w, void *(*fn)(void *), void *arg)
+{
+	w->fn = fn;
+	w->arg = arg;
+	atomic_store(&w->go, 1);
+	futex_wake_one(&w->go);
+}
+
+/* w stops taking jobs; how was decided under the lock, held here. */
+static void
+leave_locked(struct tc_pool *pool, struct worker *w, enum leave how)
+{
+	if (how == TO_JOIN) {
+		w->down = pool->ended;
+		pool->ended = w;
+	}
+	if (--pool->n_live == 0 && pool->stopping)
+		pthread_cond_signal(&pool->all_out);
+}
+
+/* ---- a thread's life ---- */
+
+/* After a job: parks w, or decides that it leaves. */
+static enum leave
+park(struct tc_pool *pool, struct worker *w)
+{
+	enum leave how = STAY;
+
+	pthread_mutex_lock(&pool->lock);
+	if (pool->stopping)
+		how = TO_JOIN;
+	else if (pool->n_parked >= pool->max_parked)
+		how = ON_ITS_OWN;
+	if (how == STAY) {
+		atomic_store(&w->go, 0);
+		push_parked(pool, w);
+	} else {
+		leave_locked(pool, w, how);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return how;
+}
+
+/* Parked past the idle time: leaves, unless a job was handed to it in
+ * the meantime (it is off the stack then, and go is set). */
+static enum leave
+idle_out(struct tc_pool *pool, struct worker *w)
+{
+	enum leave how = STAY;
+
+	pthread_mutex_lock(&pool->lock);
+	if (w->parked) {
+		unlink_parked(pool, w);
+		how = ON_ITS_OWN;
+		leave_locked(pool, w, how);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return how;
+}
+
+/* Waits, parked, for a job or the end. */
+static enum leave
+await_job(struct tc_pool *pool, struct worker *w)
+{
+	int64_t deadline = tc_clock_now_ns() + pool->idle_ns;
+
+	while (atomic_load(&w->go) == 0) {
+		futex_wait_zero(&w->go, deadline);
+		if (atomic_load(&w->go) == 0 && tc_clock_now_ns() >= deadline &&
+		    idle_out(pool, w) != STAY)
+			return ON_ITS_OWN;
+	}
+	if (w->fn != NULL)
+		return STAY;
+	pthread_mutex_lock(&pool->lock);
+	leave_locked(pool, w, TO_JOIN);
+	pthread_mutex_unlock(&pool->lock);
+	return TO_JOIN;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct tc_pool *pool = w->pool;
+	enum leave how;
+
+	w->tid = pthread_self();
+	do {
+		(void)w->fn(w->arg);
+		how = park(pool, w);
+		if (how == STAY)
+			how = await_job(pool, w);
+	} while (how == STAY);
+	if (how == ON_ITS_OWN) {
+		/* Nobody will join it: what is left of it is the system's. */
+		pthread_detach(pthread_self());
+		free(w);
+	}
+	return NULL;
+}
+
+/* ---- the pool ---- */
+
+struct tc_pool *
+tc_pool_new(unsigned max_parked, size_t stack_size, int64_t idle_ns)
+{
+	struct tc_pool *pool = calloc(1, sizeof(*pool));
+	int rc;
+
+	if (pool == NULL)
+		return NULL;
+	pool->max_parked = max_parked;
+	pool->idle_ns = idle_ns;
+	rc = pthread_attr_init(&pool->attr);
+	if (rc != 0)
+		goto fail;
+	if (stack_size != 0 &&
+	    (rc = pthread_attr_setstacksize(&pool->attr, stack_size)) != 0)
+		goto fail_attr;
+	if ((rc = pthread_mutex_init(&pool->lock, NULL)) != 0)
+		goto fail_attr;
+	if ((rc = pthread_cond_init(&pool->all_out, NULL)) != 0)
+		goto fail_lock;
+	return pool;
+fail_lock:
+	pthread_mutex_destroy(&pool->lock);
+fail_attr:
+	pthread_attr_destroy(&pool->attr);
+fail:
+	free(pool);
+	errno = rc;
+	return NULL;
+}
+
+/* No thread is parked: starts one for fn(arg). */
+static int
+start_thread(struct tc_pool *pool, void *(*fn)(void *), void *arg)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	pthread_t tid;
+	int rc;
+
+	if (w == NULL)
+		return ENOMEM;
+	w->pool = pool;
+	w->fn = fn;
+	w->arg = arg;
+	atomic_init(&w->go, 1);
+	pthread_mutex_lock(&pool->lock);
+	pool->n_live++; /* before it runs: it may leave before we return */
+	pthread_mutex_unlock(&pool->lock);
+	rc = pthread_create(&tid, &pool->attr, worker_main, w);
+	if (rc != 0) {
+		pthread_mutex_lock(&pool->lock);
+		pool->n_live--;
+		pthread_mutex_unlock(&pool->lock);
+		free(w);
+	}
+	return rc;
+}
+
+int
+tc_pool_run(struct tc_pool *pool, void *(*fn)(void *), void *arg)
+{
+	struct worker *w;
+
+	pthread_mutex_lock(&pool->lock);
+	w = pool->top;
+	if (w != NULL) {
+		unlink_parked(pool, w);
+		hand_over(w, fn, arg);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return w != NULL ? 0 : start_thread(pool, fn, arg);
+}
+
+unsigned
+tc_pool_parked(struct tc_pool *pool)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&pool->lock);
+	n = pool->n_parked;
+	pthread_mutex_unlock(&pool->lock);
+	return n;
+}
+
+void
+tc_pool_free(struct tc_pool *pool)
+{
+	struct worker *w;
+
+	if (pool == NULL)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->stopping = true;
+	while ((w = pool->top) != NULL) {
+		unlink_parked(pool, w);
+		hand_over(w, NULL, NULL);
+	}
+	/* The jobs still running park no more: they end on their own. */
+	while (pool->n_live > 0)
+		pthread_cond_wait(&pool->all_out, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+	while ((w = pool->ended) != NULL) {
+		pool->ended = w->down;
+		pthread_join(w->tid, NULL);
+		free(w);
+	}
+	pthread_cond_destroy(&pool->all_out);
+	pthread_mutex_destroy(&pool->lock);
+	pthread_attr_destroy(&pool->attr);
+	free(pool);
+}
