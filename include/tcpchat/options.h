@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #define TC_DEFAULT_PORT "9999"
+/* --thread-cache: finished session threads kept for new connections. */
+#define TC_DEFAULT_THREAD_CACHE 64
 
 enum tc_opts_result {
 	TC_OPTS_RUN,     /* go ahead */
@@ -26,6 +28,7 @@ struct tc_server_opts {
 	size_t max_queue;
 	size_t max_line;
 	unsigned linger_s;
+	unsigned thread_cache; /* --thread-cache; 0: none */
 	bool trace, quiet, verbose;
 };
 
