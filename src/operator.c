@@ -42,6 +42,7 @@ static void
 list_connections(struct tc_room *room)
 {
 	struct tc_conn_info *all;
+	unsigned parked;
 	size_t n, i;
 
 	all = tc_conntab_snapshot(room->tab, &n);
@@ -50,7 +51,10 @@ list_connections(struct tc_room *room)
 		                  strerror(errno));
 		return;
 	}
-	tc_console_printf(stdout, "%zu connection%s", n, n == 1 ? "" : "s");
+	parked = tc_pool_parked(room->pool);
+	/* Parked threads serve no one: they wait for the next connections. */
+	tc_console_printf(stdout, "%zu connection%s; %u thread%s parked", n,
+	                  n == 1 ? "" : "s", parked, parked == 1 ? "" : "s");
 	tc_console_printf(stdout, "%5s %-24s %-20s %-11s %10s %7s %10s %7s %8s",
 	                  "ID", "PEER", "NAME", "STATE", "BYTES_IN", "MSG_IN",
 	                  "BYTES_OUT", "MSG_OUT", "QUEUED");

@@ -540,27 +540,21 @@ report_refusal(const char *peer, const char *why)
 	tc_console_printf(stderr, "tcpchatd: refused %s: %s", peer, why);
 }
 
+/* Hands the writer, then the reader, to threads of the room's pool:
+ * parked ones when there are, new ones otherwise. Returns 0, or the error
+ * number of the thread that could not be created (*writer_runs says
+ * whether the writer got one). */
 static int
 start_threads(struct tc_session *s, bool *writer_runs)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
 	int rc;
 
 	*writer_runs = false;
-	rc = pthread_attr_init(&attr);
+	rc = tc_pool_run(s->room->pool, writer_main, s);
 	if (rc != 0)
 		return rc;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* Small stacks on purpose: two threads per connection. */
-	pthread_attr_setstacksize(&attr, s->room->stack_size);
-	rc = pthread_create(&tid, &attr, writer_main, s);
-	if (rc == 0) {
-		*writer_runs = true;
-		rc = pthread_create(&tid, &attr, reader_main, s);
-	}
-	pthread_attr_destroy(&attr);
-	return rc;
+	*writer_runs = true;
+	return tc_pool_run(s->room->pool, reader_main, s);
 }
 
 /* The threads could not start: this one connection is refused, the rest

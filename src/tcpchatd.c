@@ -35,6 +35,9 @@
 #define SWEEP_MS 1000           /* how often stuck closes are looked for */
 #define STUCK_NS (2 * DRAIN_NS) /* closing longer than linger + this */
 #define CONSOLE_MAX_PENDING (1024 * 1024) /* console output queued, bytes */
+/* A parked session thread idle this long leaves: a burst of connections
+ * does not keep its threads for the server's life. */
+#define THREAD_IDLE_NS (30 * 1000000000LL)
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SESSION_STACK (512 * 1024) /* sanitizers need far bigger frames */
@@ -199,10 +202,15 @@ setup_server(const struct tc_server_opts *o)
 	room.drain_ns = DRAIN_NS;
 	room.quiet = o->quiet;
 	room.verbose = o->verbose;
-	room.stack_size = SESSION_STACK;
 	room.tab = tc_conntab_new(o->max_clients);
 	if (room.tab == NULL || tc_room_init(&room) == -1) {
 		fprintf(stderr, "tcpchatd: state table: %s\n", strerror(errno));
+		exit(1);
+	}
+	room.pool = tc_pool_new(o->thread_cache, SESSION_STACK, THREAD_IDLE_NS);
+	if (room.pool == NULL) {
+		fprintf(stderr, "tcpchatd: thread cache: %s\n",
+		        strerror(errno));
 		exit(1);
 	}
 	tc_conntab_reserve_name(room.tab, o->name);
@@ -405,11 +413,14 @@ finish(pthread_t console_tid)
 		_exit(0); /* what the console holds can never be written */
 	tc_console_fini();
 	if (stuck > 0) {
-		/* Their threads still hold the table: leave it to exit(). */
+		/* Their threads still hold the table and the pool: leave
+		 * them to exit(). */
 		fprintf(stderr, "tcpchatd: %zu connections did not close\n",
 		        stuck);
 		return 0;
 	}
+	/* Every session has ended: its threads park or are leaving. */
+	tc_pool_free(room.pool);
 	tc_conntab_free(room.tab);
 	tc_room_fini(&room);
 	close(events.signal_fd);

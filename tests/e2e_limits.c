@@ -217,6 +217,28 @@ START_TEST(test_thread_failure_refuses_only_that_connection)
 }
 END_TEST
 
+/* Asks /list until its summary line says want ("1 connection; 2 threads
+ * parked"): a connection's threads park just after its close, which is
+ * all a test sees of them. 0, or -1 on timeout. */
+static int
+wait_list_summary(struct h_proc *srv, const char *want)
+{
+	static const char *const summary[] = {" connection", " parked", NULL};
+	size_t from = srv->out_len, at;
+
+	for (int tries = 0; tries < 100; tries++) {
+		at = from;
+		if (h_write(srv, "/list\n") == -1 ||
+		    h_wait_output_line(srv, 1, summary, &from, H_TIMEOUT_MS) ==
+		        -1)
+			return -1;
+		if (memmem(srv->out + at, from - at, want, strlen(want)) !=
+		    NULL)
+			return 0;
+	}
+	return -1;
+}
+
 START_TEST(test_kicked_peer_that_never_reads_is_closed_after_the_grace)
 {
 	static const char *const big_queue[] = {"--max-queue", "256M", NULL};
@@ -241,8 +263,10 @@ START_TEST(test_kicked_peer_that_never_reads_is_closed_after_the_grace)
 		ck_assert_int_eq(h_send(talker, line), 0);
 	/* Its writer is blocked in send(); /kick must still end it. */
 	ck_assert_int_eq(h_write(&srv, "/kick 1\n"), 0);
+	/* Its two threads parked: the talker's and those two are left. */
 	ck_assert_int_eq(
-	    h_wait_counts(srv.pid, fds + 1, threads + 2, H_TIMEOUT_MS * 2), 0);
+	    h_wait_counts(srv.pid, fds + 1, threads + 4, H_TIMEOUT_MS * 2), 0);
+	ck_assert_int_eq(wait_list_summary(&srv, "1 connection; 2 threads"), 0);
 	h_close(stuck);
 	h_close(talker);
 	h_kill(&srv, SIGTERM);

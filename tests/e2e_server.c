@@ -1484,10 +1484,52 @@ churn_once(int port, int i)
 	}
 }
 
+/* The N of "; N threads parked" in the summary line of /list: session
+ * threads the server keeps for its next connections. -1 on timeout. */
+static int
+parked_threads(struct room *r)
+{
+	static const char *const summary[] = {" connection", " parked", NULL};
+	size_t from = r->srv.out_len, at = from;
+	const char *line;
+	unsigned n;
+
+	console(r, "/list\n");
+	if (h_wait_output_line(&r->srv, 1, summary, &from, T) == -1)
+		return -1;
+	/* from is past the summary's LF: find where that line begins. */
+	for (line = r->srv.out + from - 1;
+	     line > r->srv.out + at && line[-1] != '\n'; line--)
+		;
+	line = strstr(line, "; ");
+	if (line == NULL || sscanf(line, "; %u thread", &n) != 1)
+		return -1;
+	return (int)n;
+}
+
+/* Waits until pid is back to fds descriptors and to threads threads, of
+ * which parked_before were parked: a thread that parked since is part of
+ * the baseline now, one still busy is not. 0, or -1 on timeout. */
+static int
+wait_baseline(struct room *r, int fds, int threads, int parked_before)
+{
+	int parked, tries;
+
+	for (tries = 0; tries < T / 50; tries++) {
+		parked = parked_threads(r);
+		if (parked < 0)
+			return -1;
+		if (h_wait_counts(r->srv.pid, fds,
+		                  threads - parked_before + parked, 50) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 START_TEST(test_connect_close_cycles_leave_no_fds_or_threads)
 {
 	struct room r;
-	int fds, threads;
+	int fds, threads, parked;
 	pid_t pid;
 
 	room_start(&r, NULL);
@@ -1501,13 +1543,17 @@ START_TEST(test_connect_close_cycles_leave_no_fds_or_threads)
 	EXPECT_NEXT(r.c[0].fd, "* you are now watcher");
 	fds = h_count_fds(pid);
 	threads = h_count_threads(pid);
+	parked = parked_threads(&r);
 	ck_assert_int_gt(fds, 0);
+	ck_assert_int_ge(parked, 0);
 	r.c[0].deaf = true; /* it gets every join and leave from now on */
 	for (int i = 0; i < 300; i++)
 		churn_once(r.srv.port, i);
-	if (h_wait_counts(pid, fds, threads, T) < 0)
-		ck_abort_msg("fds %d -> %d, threads %d -> %d", fds,
-		             h_count_fds(pid), threads, h_count_threads(pid));
+	if (wait_baseline(&r, fds, threads, parked) < 0)
+		ck_abort_msg("fds %d -> %d, threads %d (%d parked) -> %d (%d "
+		             "parked)",
+		             fds, h_count_fds(pid), threads, parked,
+		             h_count_threads(pid), parked_threads(&r));
 	room_join(&r, "127.0.0.1");
 	room_join(&r, "127.0.0.1");
 	say(&r, 1, "alive\n");

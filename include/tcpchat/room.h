@@ -14,6 +14,7 @@
 
 #include "tcpchat/conntab.h"
 #include "tcpchat/proto.h"
+#include "tcpchat/threadpool.h"
 
 /* The room and the settings its sessions run with: set up by main,
  * read-only while sessions run (but for the live count, behind its lock).
@@ -27,7 +28,8 @@ struct tc_room {
 	int64_t drain_ns;  /* how long to wait for a peer's FIN (5 s) */
 	bool quiet;        /* -q: no chat traffic on the console */
 	bool verbose;      /* -v: a line per connection event */
-	size_t stack_size; /* per-thread stack */
+	/* The sessions' threads, parked ones reused (threadpool.h). */
+	struct tc_pool *pool;
 	/* live_lock guards n_live, the sessions not yet freed; live_cond
 	 * tells tc_room_wait_empty() that one ended. */
 	pthread_mutex_t live_lock;
