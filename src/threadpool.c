@@ -39,9 +39,8 @@ struct worker {
 
 struct tc_pool {
 	/* Guards the stack of parked threads, the counts, stopping and the
-	 * ended list. Held only to link, unlink and count, and for the one
-	 * FUTEX_WAKE of a hand-off (so a woken thread cannot leave and free
-	 * itself under the waker): never across a job or pthread_create. */
+	 * ended list. Held only to link, unlink and count: never across a
+	 * job, a wake-up or pthread_create. */
 	pthread_mutex_t lock;
 	pthread_cond_t all_out; /* free() waits on it for n_live to be 0 */
 	pthread_attr_t attr;    /* immutable: joinable, the stack size */
@@ -109,14 +108,18 @@ unlink_parked(struct tc_pool *pool, struct worker *w)
 	pool->n_parked--;
 }
 
-/* Hands fn(arg) (NULL: the end) to w, which is off the stack. */
+/* Hands fn(arg) (NULL: the end) to w, which is off the stack; called
+ * with the lock held. The caller wakes w after unlocking, so that w does
+ * not wake up only to wait for the lock: w may then run, and even leave
+ * and free itself, before the wake is made. That wake of a private futex
+ * touches no memory; at worst it wakes a waiter on a word reused at that
+ * address, and every futex waiter takes a wake-up for a maybe. */
 static void
 hand_over(struct worker *w, void *(*fn)(void *), void *arg)
 {
 	w->fn = fn;
 	w->arg = arg;
 	atomic_store(&w->go, 1);
-	futex_wake_one(&w->go);
 }
 
 /* w stops taking jobs; how was decided under the lock, held here. */
@@ -285,7 +288,10 @@ tc_pool_run(struct tc_pool *pool, void *(*fn)(void *), void *arg)
 		hand_over(w, fn, arg);
 	}
 	pthread_mutex_unlock(&pool->lock);
-	return w != NULL ? 0 : start_thread(pool, fn, arg);
+	if (w == NULL)
+		return start_thread(pool, fn, arg);
+	futex_wake_one(&w->go);
+	return 0;
 }
 
 unsigned
@@ -308,9 +314,11 @@ tc_pool_free(struct tc_pool *pool)
 		return;
 	pthread_mutex_lock(&pool->lock);
 	pool->stopping = true;
+	/* Woken under the lock: they wait for free(), which joins them. */
 	while ((w = pool->top) != NULL) {
 		unlink_parked(pool, w);
 		hand_over(w, NULL, NULL);
+		futex_wake_one(&w->go);
 	}
 	/* The jobs still running park no more: they end on their own. */
 	while (pool->n_live > 0)
