@@ -171,30 +171,40 @@ begin_half_close(struct tc_session *s, const char *why)
 	tc_room_left(room, &s->m, NULL, false);
 }
 
-/* Reads and discards until the peer's FIN or the drain deadline, so that
- * no unread byte turns our close into a reset. Returns true on FIN. */
-static bool
-drain_to_fin(struct tc_session *s, char *buf, size_t len)
+/* How reading to the peer's FIN ended. */
+enum drain_end {
+	DRAIN_FIN,     /* the FIN came */
+	DRAIN_WAITING, /* the deadline passed first */
+	DRAIN_BROKEN,  /* an error, or the connection was aborted */
+};
+
+/* Reads and discards until the peer's FIN or deadline_ns (now or past:
+ * only what has arrived already), so that no unread byte turns our close
+ * into a reset. Reads before it polls: the FIN is often there already. */
+static enum drain_end
+drain_to_fin(struct tc_session *s, char *buf, size_t len, int64_t deadline_ns)
 {
-	int64_t deadline = tc_clock_now_ns() + s->room->drain_ns, left;
 	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	int64_t left;
 	ssize_t n;
 
 	for (;;) {
-		left = deadline - tc_clock_now_ns();
-		if (left <= 0)
-			return false;
-		if (poll(&pfd, 1, (int)(left / 1000000) + 1) <= 0)
-			continue;
-		n = recv(s->fd, buf, len, 0);
+		n = recv(s->fd, buf, len, MSG_DONTWAIT);
 		if (n == 0)
-			return phase(s) != TC_PHASE_ABORTED;
+			return phase(s) != TC_PHASE_ABORTED ? DRAIN_FIN
+			                                    : DRAIN_BROKEN;
 		if (n > 0) {
 			tc_conn_count_in(s->m.conn, (size_t)n, 0);
-		} else if (errno != EINTR && errno != EAGAIN) {
-			record_error(s, errno);
-			return false;
+			continue;
 		}
+		if (errno != EINTR && errno != EAGAIN) {
+			record_error(s, errno);
+			return DRAIN_BROKEN;
+		}
+		left = deadline_ns - tc_clock_now_ns();
+		if (left <= 0)
+			return DRAIN_WAITING;
+		(void)poll(&pfd, 1, (int)(left / 1000000) + 1);
 	}
 }
 
@@ -247,12 +257,20 @@ end_of_input(struct tc_session *s)
 	return true;
 }
 
-/* "exit" came: half-close, then read to the peer's FIN. */
+/* "exit" came: half-close, then read to the peer's FIN. A FIN that came
+ * with the "exit" is taken first, so that the writer, woken by the
+ * half-close, finds the reader done too, instead of sleeping again until
+ * it is. */
 static bool
 end_on_exit(struct tc_session *s, char *buf, size_t len)
 {
+	enum drain_end end = drain_to_fin(s, buf, len, 0);
+
 	begin_half_close(s, "exit");
-	if (drain_to_fin(s, buf, len))
+	if (end == DRAIN_WAITING)
+		end = drain_to_fin(s, buf, len,
+		                   tc_clock_now_ns() + s->room->drain_ns);
+	if (end == DRAIN_FIN)
 		tc_trace(&s->trace, "received FIN");
 	else
 		tc_trace(&s->trace, "no FIN from the peer in time");
