@@ -558,27 +558,21 @@ report_refusal(const char *peer, const char *why)
 	tc_console_printf(stderr, "tcpchatd: refused %s: %s", peer, why);
 }
 
-/* Hands the writer, then the reader, to threads of the room's pool:
- * parked ones when there are, new ones otherwise. Returns 0, or the error
- * number of the thread that could not be created (*writer_runs says
- * whether the writer got one). */
+/* Hands the reader and the writer to threads of the room's pool, parked
+ * ones when there are, new ones otherwise: both or neither. The reader
+ * first: what the peer sent is often there already, and the writer then
+ * finds more done when it runs. Returns 0, or the error number of the
+ * thread that could not be created. */
 static int
-start_threads(struct tc_session *s, bool *writer_runs)
+start_threads(struct tc_session *s)
 {
-	int rc;
-
-	*writer_runs = false;
-	rc = tc_pool_run(s->room->pool, writer_main, s);
-	if (rc != 0)
-		return rc;
-	*writer_runs = true;
-	return tc_pool_run(s->room->pool, reader_main, s);
+	return tc_pool_run_pair(s->room->pool, reader_main, s, writer_main, s);
 }
 
 /* The threads could not start: this one connection is refused, the rest
  * go on. Its join was announced already, so its leave is too. */
 static void
-abandon(struct tc_session *s, int err, bool writer_runs)
+abandon(struct tc_session *s, int err)
 {
 	struct tc_msg *busy =
 	    tc_proto_notice("error: server busy, try again later");
@@ -588,18 +582,6 @@ abandon(struct tc_session *s, int err, bool writer_runs)
 	record_error(s, err);
 	describe_end(s, why, sizeof(why));
 	tc_room_left(room, &s->m, why, false);
-	if (writer_runs) {
-		/* The writer sends the notice, closes, and frees. */
-		tc_conn_move(s->m.conn, TC_PHASE_CLOSING, NULL);
-		if (busy != NULL)
-			tc_outq_push_past_limit(s->m.q, busy);
-		tc_outq_close(s->m.q);
-		tc_msg_unref(busy);
-		atomic_store(&s->reader_done, true);
-		tc_outq_notify(s->m.q, EV_READER_DONE);
-		session_unref(s); /* the reader's reference */
-		return;
-	}
 	tc_conntab_remove(room->tab, s->m.conn);
 	refuse(s->fd, busy != NULL ? tc_msg_data(busy) : "");
 	tc_msg_unref(busy);
@@ -626,7 +608,6 @@ tc_session_start(struct tc_room *room, int fd)
 {
 	char peer[TC_ADDR_STR_MAX], why[128];
 	struct tc_session *s;
-	bool writer_runs;
 	int rc;
 
 	tc_net_peer_str(fd, peer);
@@ -650,12 +631,12 @@ tc_session_start(struct tc_room *room, int fd)
 		tc_console_printf(stdout, "* connection %u from %s", s->id,
 		                  peer);
 	tc_room_enter(room);
-	rc = start_threads(s, &writer_runs);
+	rc = start_threads(s);
 	if (rc == 0)
 		return 0;
 	snprintf(why, sizeof(why), "pthread_create: %s", strerror(rc));
 	report_refusal(peer, why);
-	abandon(s, rc, writer_runs);
+	abandon(s, rc);
 	errno = rc;
 	return -1;
 }

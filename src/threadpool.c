@@ -25,9 +25,9 @@ struct worker {
 	struct tc_pool *pool; /* immutable */
 	pthread_t tid;        /* its own: set when it starts, for free() */
 	/* The hand-off word: 0 while the thread waits for a job, 1 once one
-	 * (or the end: fn NULL) was handed over. Set under the pool's lock
-	 * by whoever took the thread off the stack; reset by the thread
-	 * itself when it parks. */
+	 * (or the end: fn NULL) was handed over. Set by whoever took the
+	 * thread (off the stack, or new), which alone may then; reset by the
+	 * thread itself when it parks. */
 	atomic_uint go;
 	void *(*fn)(void *); /* the job, written before go is set */
 	void *arg;
@@ -68,16 +68,16 @@ futex_wake_one(atomic_uint *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Sleeps while *word is 0, at most until deadline_ns (CLOCK_MONOTONIC);
- * may return early: the caller looks again. */
+/* Sleeps while *word is 0, at most until deadline_ns (CLOCK_MONOTONIC;
+ * 0: none); may return early: the caller looks again. */
 static void
 futex_wait_zero(atomic_uint *word, int64_t deadline_ns)
 {
 	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000),
 	                      .tv_nsec = (long)(deadline_ns % 1000000000)};
 
-	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, 0, &ts, NULL,
-	        FUTEX_BITSET_MATCH_ANY);
+	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, 0,
+	        deadline_ns != 0 ? &ts : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
 /* ---- the stack of parked threads, under the lock ---- */
@@ -108,18 +108,27 @@ unlink_parked(struct tc_pool *pool, struct worker *w)
 	pool->n_parked--;
 }
 
-/* Hands fn(arg) (NULL: the end) to w, which is off the stack; called
- * with the lock held. The caller wakes w after unlocking, so that w does
- * not wake up only to wait for the lock: w may then run, and even leave
- * and free itself, before the wake is made. That wake of a private futex
- * touches no memory; at worst it wakes a waiter on a word reused at that
- * address, and every futex waiter takes a wake-up for a maybe. */
+/* Hands fn(arg) (NULL: the end) to w, which is off the stack and waits
+ * for go, and wakes it. Without the lock: once go is set, w may run, and
+ * even leave and free itself, before the wake is made. That wake of a
+ * private futex touches no memory; at worst it wakes a waiter on a word
+ * reused at that address, and every futex waiter takes a wake-up for a
+ * maybe. */
 static void
 hand_over(struct worker *w, void *(*fn)(void *), void *arg)
 {
 	w->fn = fn;
 	w->arg = arg;
 	atomic_store(&w->go, 1);
+	futex_wake_one(&w->go);
+}
+
+/* The job of a thread taken for a pair whose other half could not be
+ * had: nothing, then park again. */
+static void *
+no_job(void *arg)
+{
+	return arg;
 }
 
 /* w stops taking jobs; how was decided under the lock, held here. */
@@ -157,8 +166,8 @@ park(struct tc_pool *pool, struct worker *w)
 	return how;
 }
 
-/* Parked past the idle time: leaves, unless a job was handed to it in
- * the meantime (it is off the stack then, and go is set). */
+/* Parked past the idle time: leaves, unless it was taken off the stack
+ * in the meantime (its job is on its way then). */
 static enum leave
 idle_out(struct tc_pool *pool, struct worker *w)
 {
@@ -174,17 +183,21 @@ idle_out(struct tc_pool *pool, struct worker *w)
 	return how;
 }
 
-/* Waits, parked, for a job or the end. */
+/* Waits for a job or the end: parked, for at most the idle time; new,
+ * or taken off the stack, for as long as it takes. */
 static enum leave
-await_job(struct tc_pool *pool, struct worker *w)
+await_job(struct tc_pool *pool, struct worker *w, bool parked)
 {
-	int64_t deadline = tc_clock_now_ns() + pool->idle_ns;
+	int64_t deadline = parked ? tc_clock_now_ns() + pool->idle_ns : 0;
 
 	while (atomic_load(&w->go) == 0) {
 		futex_wait_zero(&w->go, deadline);
-		if (atomic_load(&w->go) == 0 && tc_clock_now_ns() >= deadline &&
-		    idle_out(pool, w) != STAY)
+		if (deadline == 0 || atomic_load(&w->go) != 0 ||
+		    tc_clock_now_ns() < deadline)
+			continue;
+		if (idle_out(pool, w) != STAY)
 			return ON_ITS_OWN;
+		deadline = 0;
 	}
 	if (w->fn != NULL)
 		return STAY;
@@ -202,12 +215,13 @@ worker_main(void *arg)
 	enum leave how;
 
 	w->tid = pthread_self();
-	do {
+	how = await_job(pool, w, false); /* its first job comes after it */
+	while (how == STAY) {
 		(void)w->fn(w->arg);
 		how = park(pool, w);
 		if (how == STAY)
-			how = await_job(pool, w);
-	} while (how == STAY);
+			how = await_job(pool, w, true);
+	}
 	if (how == ON_ITS_OWN) {
 		/* Nobody will join it: what is left of it is the system's. */
 		pthread_detach(pthread_self());
@@ -249,9 +263,9 @@ fail:
 	return NULL;
 }
 
-/* No thread is parked: starts one for fn(arg). */
+/* No thread is parked: starts one that waits for its first job. */
 static int
-start_thread(struct tc_pool *pool, void *(*fn)(void *), void *arg)
+start_thread(struct tc_pool *pool, struct worker **out)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	pthread_t tid;
@@ -260,11 +274,9 @@ start_thread(struct tc_pool *pool, void *(*fn)(void *), void *arg)
 	if (w == NULL)
 		return ENOMEM;
 	w->pool = pool;
-	w->fn = fn;
-	w->arg = arg;
-	atomic_init(&w->go, 1);
+	atomic_init(&w->go, 0);
 	pthread_mutex_lock(&pool->lock);
-	pool->n_live++; /* before it runs: it may leave before we return */
+	pool->n_live++;
 	pthread_mutex_unlock(&pool->lock);
 	rc = pthread_create(&tid, &pool->attr, worker_main, w);
 	if (rc != 0) {
@@ -272,25 +284,56 @@ start_thread(struct tc_pool *pool, void *(*fn)(void *), void *arg)
 		pool->n_live--;
 		pthread_mutex_unlock(&pool->lock);
 		free(w);
+		return rc;
 	}
-	return rc;
+	*out = w;
+	return 0;
+}
+
+/* Takes a thread for one job: the one parked last, or a new one. It
+ * waits, off the stack, until hand_over(). 0 or pthread_create's error. */
+static int
+take_thread(struct tc_pool *pool, struct worker **out)
+{
+	struct worker *w;
+
+	pthread_mutex_lock(&pool->lock);
+	w = pool->top;
+	if (w != NULL)
+		unlink_parked(pool, w);
+	pthread_mutex_unlock(&pool->lock);
+	if (w == NULL)
+		return start_thread(pool, out);
+	*out = w;
+	return 0;
 }
 
 int
 tc_pool_run(struct tc_pool *pool, void *(*fn)(void *), void *arg)
 {
 	struct worker *w;
+	int rc = take_thread(pool, &w);
 
-	pthread_mutex_lock(&pool->lock);
-	w = pool->top;
-	if (w != NULL) {
-		unlink_parked(pool, w);
+	if (rc == 0)
 		hand_over(w, fn, arg);
+	return rc;
+}
+
+int
+tc_pool_run_pair(struct tc_pool *pool, void *(*first)(void *), void *first_arg,
+                 void *(*second)(void *), void *second_arg)
+{
+	struct worker *w1, *w2;
+	int rc;
+
+	if ((rc = take_thread(pool, &w1)) != 0)
+		return rc;
+	if ((rc = take_thread(pool, &w2)) != 0) {
+		hand_over(w1, no_job, NULL);
+		return rc;
 	}
-	pthread_mutex_unlock(&pool->lock);
-	if (w == NULL)
-		return start_thread(pool, fn, arg);
-	futex_wake_one(&w->go);
+	hand_over(w1, first, first_arg);
+	hand_over(w2, second, second_arg);
 	return 0;
 }
 
@@ -314,11 +357,11 @@ tc_pool_free(struct tc_pool *pool)
 		return;
 	pthread_mutex_lock(&pool->lock);
 	pool->stopping = true;
-	/* Woken under the lock: they wait for free(), which joins them. */
+	/* Ended under the lock: they wait for it, and then free() joins
+	 * them. */
 	while ((w = pool->top) != NULL) {
 		unlink_parked(pool, w);
 		hand_over(w, NULL, NULL);
-		futex_wake_one(&w->go);
 	}
 	/* The jobs still running park no more: they end on their own. */
 	while (pool->n_live > 0)

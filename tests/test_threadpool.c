@@ -1,6 +1,7 @@
 /* Unit tests for threadpool: a finished thread takes the next job, the
  * last parked first; the bound on parked threads; idle threads leaving;
- * a cache of 0; a failed pthread_create; and free ending every thread. */
+ * a cache of 0; a failed pthread_create; pairs of jobs, both or neither;
+ * and free ending every thread. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -271,6 +272,43 @@ START_TEST(test_a_thread_that_cannot_be_created_is_reported)
 }
 END_TEST
 
+START_TEST(test_a_pair_runs_on_two_threads_of_its_own)
+{
+	struct tc_pool *pool = tc_pool_new(4, STACK, LONG_IDLE);
+	struct job a, b;
+
+	ck_assert_ptr_nonnull(pool);
+	job_init(&a, true);
+	job_init(&b, true);
+	ck_assert_int_eq(tc_pool_run_pair(pool, job_main, &a, job_main, &b), 0);
+	ck_assert(!pthread_equal(job_wait(&a), job_wait(&b)));
+	job_release(&a);
+	job_release(&b);
+	ck_assert(wait_for(pool, 2, -1));
+	tc_pool_free(pool);
+	job_fini(&a);
+	job_fini(&b);
+}
+END_TEST
+
+START_TEST(test_a_pair_that_cannot_have_its_threads_runs_neither)
+{
+	struct tc_pool *pool = tc_pool_new(4, (size_t)1 << 48, LONG_IDLE);
+	int base = h_count_threads(getpid());
+	struct job a, b;
+
+	ck_assert_ptr_nonnull(pool);
+	job_init(&a, false);
+	job_init(&b, false);
+	ck_assert_int_ne(tc_pool_run_pair(pool, job_main, &a, job_main, &b), 0);
+	ck_assert(!a.ran && !b.ran);
+	ck_assert_int_eq(h_count_threads(getpid()), base);
+	tc_pool_free(pool);
+	job_fini(&a);
+	job_fini(&b);
+}
+END_TEST
+
 START_TEST(test_a_stack_below_the_minimum_is_refused)
 {
 	errno = 0;
@@ -367,6 +405,9 @@ tc_test_suite(void)
 
 	tc = tcase_create("failure and end");
 	tcase_add_test(tc, test_a_thread_that_cannot_be_created_is_reported);
+	tcase_add_test(tc, test_a_pair_runs_on_two_threads_of_its_own);
+	tcase_add_test(tc,
+	               test_a_pair_that_cannot_have_its_threads_runs_neither);
 	tcase_add_test(tc, test_a_stack_below_the_minimum_is_refused);
 	tcase_add_test(tc, test_free_ends_and_joins_every_parked_thread);
 	tcase_add_test(tc, test_free_waits_for_a_running_job);

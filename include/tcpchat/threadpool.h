@@ -30,6 +30,15 @@ struct tc_pool *tc_pool_new(unsigned max_parked, size_t stack_size,
  * goes on. Any thread; never blocks on another job. */
 int tc_pool_run(struct tc_pool *pool, void *(*fn)(void *), void *arg);
 
+/* Runs first(first_arg) and second(second_arg), each on a thread of its
+ * own, as tc_pool_run() does, or neither: for two jobs that are no use
+ * one without the other. first is handed over, and woken, first. Returns
+ * 0, or the error number of the thread that could not be created: then
+ * neither job ran. */
+int tc_pool_run_pair(struct tc_pool *pool, void *(*first)(void *),
+                     void *first_arg, void *(*second)(void *),
+                     void *second_arg);
+
 /* How many threads are parked now. Any thread. */
 unsigned tc_pool_parked(struct tc_pool *pool);
 
