@@ -195,16 +195,17 @@ drain_to_fin(struct tc_session *s, char *buf, size_t len, int64_t deadline_ns)
 			                                    : DRAIN_BROKEN;
 		if (n > 0) {
 			tc_conn_count_in(s->m.conn, (size_t)n, 0);
-			continue;
-		}
-		if (errno != EINTR && errno != EAGAIN) {
+		} else if (errno != EINTR && errno != EAGAIN) {
 			record_error(s, errno);
 			return DRAIN_BROKEN;
 		}
+		/* After data too: a peer that never stops sending must not
+		 * hold the reader past the deadline. */
 		left = deadline_ns - tc_clock_now_ns();
 		if (left <= 0)
 			return DRAIN_WAITING;
-		(void)poll(&pfd, 1, (int)(left / 1000000) + 1);
+		if (n < 0)
+			(void)poll(&pfd, 1, (int)(left / 1000000) + 1);
 	}
 }
 

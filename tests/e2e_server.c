@@ -7,11 +7,13 @@
  * in e2e_server_interop.c. */
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -920,6 +922,41 @@ START_TEST(test_exit_with_crlf_counts_as_exit)
 }
 END_TEST
 
+/* A peer that says "exit" and then never stops sending, without a FIN:
+ * the server reads and drops it for its 5 s, then closes all the same. */
+START_TEST(test_exit_then_endless_data_is_closed_after_the_drain)
+{
+	static char junk[4096];
+	struct room r;
+	struct pollfd pfd;
+	ssize_t n = 1;
+	char buf[BUF];
+	struct timespec now;
+	time_t deadline;
+
+	room_of_two(&r, NULL);
+	say(&r, 0, "exit\n"); /* and no FIN */
+	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
+	memset(junk, 'x', sizeof(junk));
+	pfd = (struct pollfd){.fd = r.c[0].fd, .events = POLLIN | POLLOUT};
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = now.tv_sec + 4 * T / 1000; /* the drain is 5 s */
+	while (n != 0 && now.tv_sec < deadline) {
+		ck_assert_int_ge(poll(&pfd, 1, 100), 0);
+		if (pfd.revents & POLLOUT)
+			(void)send(r.c[0].fd, junk, sizeof(junk),
+			           MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = recv(r.c[0].fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN)
+			n = 0; /* a reset ends it too */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	}
+	ck_assert_msg(n == 0, "the server never closed a peer that kept "
+	                      "sending after exit");
+	room_end(&r);
+}
+END_TEST
+
 START_TEST(test_linger_sends_console_and_peer_lines_after_exit)
 {
 	static const char *const args[] = {"--linger", "3", NULL};
@@ -1709,6 +1746,8 @@ server_suite(void)
 	               test_exit_then_fin_gets_clean_eof_without_console_input);
 	tcase_add_test(tc, test_exit_tells_others_left_and_is_not_relayed);
 	tcase_add_test(tc, test_exit_with_crlf_counts_as_exit);
+	tcase_add_test(tc,
+	               test_exit_then_endless_data_is_closed_after_the_drain);
 	tcase_add_test(tc, test_linger_sends_console_and_peer_lines_after_exit);
 	tcase_add_test(tc, test_without_linger_lines_after_exit_are_not_sent);
 	tcase_add_test(tc, test_lines_queued_before_exit_all_arrive_before_eof);
