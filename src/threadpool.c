@@ -31,7 +31,7 @@ struct worker {
 	atomic_uint go;
 	void *(*fn)(void *); /* the job, written before go is set */
 	void *arg;
-	/* Under pool->lock: on the parked stack, and its links there (next
+	/* Under pool->lock: on the parked stack, and its links there (down
 	 * also links the ended list). */
 	bool parked;
 	struct worker *up, *down;
