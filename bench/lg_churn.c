@@ -1,11 +1,13 @@
 /* lg_churn: connect, one line, exit, FIN, read to EOF, close, -j at once,
- * while an observer counts the relayed lines; then whether the server's
- * fds and threads are back to where they were. */
+ * while an observer counts the relayed lines; the time of each cycle, from
+ * connect() to the server's FIN; then whether the server's fds and
+ * threads are back to where they were. */
 #include "loadgen.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CYCLE_TIMEOUT_NS (5 * NS_PER_S) /* one cycle at most */
@@ -13,6 +15,7 @@
 struct churn {
 	uint64_t target, started, ok, failed, refused, reset, timeout;
 	uint64_t relayed;
+	struct samples cycle; /* connect() to EOF, the cycles that ended well */
 };
 
 static void churn_next(struct lg *lg, struct conn *c);
@@ -51,6 +54,7 @@ churn_on_eof(struct lg *lg, struct conn *c, int err)
 	}
 	if (err == 0) {
 		ch->ok++;
+		samples_add(&ch->cycle, now_ns() - c->t_start);
 	} else {
 		ch->failed++;
 		ch->reset++;
@@ -137,6 +141,7 @@ churn_report(struct lg *lg, struct churn *ch, uint64_t span,
 	kv("relayed=%" PRIu64, ch->relayed);
 	kv("cycles_per_s=%.0f", (double)ch->ok * 1e9 / (double)span);
 	kv("elapsed_s=%.3f", (double)span / 1e9);
+	kv_latency(&ch->cycle);
 	kv("fds_before=%ld", before->fds);
 	kv("fds_after=%ld", after->fds);
 	kv("threads_before=%ld", before->threads);
@@ -173,9 +178,11 @@ run_churn(struct lg *lg)
 	result_begin(lg, "churn");
 	phase_teardown(lg);
 	if (lg->o.pid != 0)
-		baseline = proc_back_to(lg->o.pid, &before, &after);
+		baseline =
+		    proc_back_to(lg->o.pid, &before, (long)lg->o.keep, &after);
 	else
 		after = before;
 	churn_report(lg, &ch, span, &before, &after, baseline);
+	free(ch.cycle.v);
 	return result_end(lg, ok && ch.failed == 0);
 }

@@ -20,7 +20,7 @@ proc_snap(unsigned long pid, struct procsnap *s)
 }
 
 int
-proc_back_to(unsigned long pid, const struct procsnap *base,
+proc_back_to(unsigned long pid, const struct procsnap *base, long keep,
              struct procsnap *now)
 {
 	uint64_t deadline = now_ns() + 5 * NS_PER_S;
@@ -29,7 +29,8 @@ proc_back_to(unsigned long pid, const struct procsnap *base,
 	for (;;) {
 		if (proc_snap(pid, now) < 0)
 			return 0;
-		if (now->fds <= base->fds && now->threads <= base->threads)
+		if (now->fds <= base->fds &&
+		    now->threads <= base->threads + keep)
 			return 1;
 		if (now_ns() >= deadline)
 			return 0;

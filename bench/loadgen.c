@@ -40,6 +40,8 @@ usage(void)
 	        "  -i N        connects in flight before the greeting (8)\n"
 	        "  -t SECONDS  hard cap on the whole run (60)\n"
 	        "  -P PID      the server's pid: read its RSS, threads, fds\n"
+	        "  -k N        churn: threads the server may keep parked for\n"
+	        "              its next clients, part of its baseline (0)\n"
 	        "  -S          fanout: add a client that never reads\n"
 	        "  -L LABEL    copied into the RESULT line\n");
 	exit(2);
@@ -75,7 +77,7 @@ opt_set_num(struct opts *o, int ch, const char *arg)
 	    {'m', &o->messages, 1, 100000000}, {'s', &o->size, 1, MAX_MSG},
 	    {'j', &o->jobs, 1, 10000},         {'W', &o->window, 0, 100000000},
 	    {'i', &o->inflight, 1, 100000},    {'t', &o->max_time_s, 1, 3600},
-	    {'P', &o->pid, 1, 1UL << 30},
+	    {'P', &o->pid, 1, 1UL << 30},      {'k', &o->keep, 0, 1000000},
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
@@ -102,7 +104,7 @@ opts_parse(struct opts *o, int argc, char **argv, const char *scen)
 	                   .messages = 1000};
 	o->count = strcmp(scen, "churn") == 0 ? 5000 : 20000;
 	o->clients = strcmp(scen, "hold") == 0 ? 1000 : 50;
-	while ((ch = getopt(argc, argv, "H:p:n:w:b:c:m:s:j:W:i:t:P:SL:")) !=
+	while ((ch = getopt(argc, argv, "H:p:n:w:b:c:m:s:j:W:i:t:P:k:SL:")) !=
 	       -1) {
 		if (ch == 'H')
 			o->host = optarg;

@@ -58,7 +58,8 @@ struct opts {
 	const char *host, *port, *label;
 	unsigned long count, warmup, bystanders, clients, messages, size;
 	unsigned long jobs, window, inflight, max_time_s;
-	unsigned long pid; /* 0: none */
+	unsigned long pid;  /* 0: none */
+	unsigned long keep; /* threads the server may keep parked (-k) */
 	int slow;
 };
 
@@ -201,10 +202,11 @@ struct procsnap {
 /* The server's VmRSS (KiB), threads and fds; all -1, and -1 returned,
  * when pid is 0 or gone. */
 int proc_snap(unsigned long pid, struct procsnap *s);
-/* Polls the server until its fds and threads are back to base (a server
- * frees a session a little after its FIN), for up to 5 s. 1 when they
- * are; the last figures in *now either way. */
-int proc_back_to(unsigned long pid, const struct procsnap *base,
+/* Polls the server until its fds are back to base and its threads to at
+ * most base plus keep (threads a thread cache keeps parked for the next
+ * clients), for up to 5 s: a server frees a session a little after its
+ * FIN. 1 when they are; the last figures in *now either way. */
+int proc_back_to(unsigned long pid, const struct procsnap *base, long keep,
                  struct procsnap *now);
 
 /* ---- the scenarios: each prints its RESULT line, returns the status ---- */

@@ -52,6 +52,9 @@ else
 fi
 case "$RUNS" in '' | *[!0-9]* | 0) die "--runs wants a positive number" ;; esac
 NCAT_FD_LIMIT=1000 # ncat uses select(): it aborts at fd 1024 (FD_SETSIZE)
+# tcpchatd keeps up to this many finished threads parked for the next
+# clients (its --thread-cache default): the churn counts them as baseline.
+TCPCHATD_THREAD_CACHE=64
 SIZE=80
 BURST_M=200 # each writes them all at once: about 1 MB to each reader
 
@@ -101,12 +104,18 @@ RESULTS="$LOGDIR/results.txt"
 
 SPID="" # the server now running
 PORT=""
+SLOG="" # its log files, without .out / .err
+# tcpchatd's console: a FIFO this shell holds open on fd 3 while a server
+# runs, so that run.sh can type /list into it.
+CONSOLE="$LOGDIR/console.fifo"
+mkfifo "$CONSOLE"
 
 cleanup() {
 	if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
 		kill -KILL "$SPID" 2>/dev/null || true
 		wait "$SPID" 2>/dev/null || true
 	fi
+	rm -f "$CONSOLE"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -130,10 +139,12 @@ first_line() {
 start_server() {
 	local log="$LOGDIR/$1.$2"
 
+	SLOG=$log
 	case "$1" in
 	tcpchatd)
+		exec 3<>"$CONSOLE" # read-write: opening it does not block
 		"$TCPCHATD" -l 127.0.0.1 -p 0 -q --max-clients 20000 --rate 0 \
-			</dev/null >"$log.out" 2>"$log.err" &
+			<"$CONSOLE" >"$log.out" 2>"$log.err" &
 		SPID=$!
 		PORT=$(first_line "$log.err" | sed 's/.*://') ||
 			die "tcpchatd did not start: $(cat "$log.err")"
@@ -167,7 +178,26 @@ stop_server() {
 		kill -KILL "$SPID" 2>/dev/null || true
 		wait "$SPID" 2>/dev/null || true
 	fi
+	exec 3>&- # tcpchatd's console, if it had one
 	SPID=""
+}
+
+# parked: the threads tcpchatd has parked now, from the summary line of
+# its /list ("N connections; M threads parked"); "-" for ncat.
+parked() {
+	local before line
+
+	[ "$1" = tcpchatd ] || { echo -; return; }
+	before=$(grep -c ' parked$' "$SLOG.out" || true)
+	echo /list >&3
+	for _ in $(seq 100); do # the server's stdout: nothing to wait on
+		line=$(grep ' parked$' "$SLOG.out" | tail -n +$((before + 1)) |
+			tail -1)
+		[ -n "$line" ] && break
+		sleep 0.05
+	done
+	echo "$line" | sed -n 's/.*; \([0-9]*\) threads* parked$/\1/p' |
+		grep . || echo -
 }
 
 # run_one SERVER KEY RUN LOADGEN-ARGS...: one scenario run on a fresh server.
@@ -179,13 +209,14 @@ run_one() {
 	echo "run.sh: $server $key run $run: tc-loadgen $*" >&2
 	out=$("$LG" "$@" -p "$PORT" -P "$SPID" -L "$server" 2>>"$LOGDIR/loadgen.err" |
 		grep '^RESULT' | tail -1) || true
+	case "$key" in churn*) out="$out parked=$(parked "$server")" ;; esac
 	stop_server
 	[ -n "$out" ] || out="RESULT none status=failed"
 	echo "$server $key $run ${out#RESULT } server=$FATE" >>"$RESULTS"
 }
 
 scenarios() {
-	local server=$1 run=$2 c
+	local server=$1 run=$2 c keep
 
 	run_one "$server" lat0 "$run" latency -n "$LAT_N" -w "$LAT_W" -s $SIZE -t 60
 	run_one "$server" lat50 "$run" latency -n "$LAT_N" -w "$LAT_W" -b 50 \
@@ -201,7 +232,10 @@ scenarios() {
 		fi
 		run_one "$server" "hold$c" "$run" hold -c "$c" -t 90
 	done
-	run_one "$server" churn "$run" churn -n "$CHURN_N" -j 16 -t 60
+	keep=0
+	[ "$server" = tcpchatd ] && keep=$TCPCHATD_THREAD_CACHE
+	run_one "$server" churn1 "$run" churn -n "$CHURN_N" -j 1 -k $keep -t 60
+	run_one "$server" churn "$run" churn -n "$CHURN_N" -j 16 -k $keep -t 60
 }
 
 T0=$(date +%s)
@@ -318,8 +352,17 @@ hold_mem() {
 	cell "$1" "$2" "$(fmt "$(field "$1" "$2" kib_per_conn)" 1) KiB/conn; $t thread$([ "$t" = 1 ] || echo s)"
 }
 
+# The parked threads are the server's too: its baseline is the threads it
+# had, plus those it keeps for the next clients.
 churn_base() {
-	cell "$1" churn "$(field "$1" churn failed max) failed; fds $(field "$1" churn fds_before all) → $(field "$1" churn fds_after all), threads $(field "$1" churn threads_before all) → $(field "$1" churn threads_after all): back to baseline: $(field "$1" churn baseline all)"
+	local p
+	p=$(field "$1" "$2" parked all)
+	case "$p" in -) p="" ;; *) p=" ($p parked)" ;; esac
+	cell "$1" "$2" "$(field "$1" "$2" failed max) failed; fds $(field "$1" "$2" fds_before all) → $(field "$1" "$2" fds_after all), threads $(field "$1" "$2" threads_before all) → $(field "$1" "$2" threads_after all)$p: back to baseline: $(field "$1" "$2" baseline all)"
+}
+
+churn_lat() {
+	cell "$1" "$2" "$(fmt "$(field "$1" "$2" p50_us)") / $(fmt "$(field "$1" "$2" p99_us)")"
 }
 
 row() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
@@ -360,8 +403,13 @@ table() {
 			"time until the last client got it" hold_cell "hold$c"
 		row2 "" "server RSS per connection; server threads" hold_mem "hold$c"
 	done
-	row2 "Churn: $(fmt $CHURN_N) × (connect, 1 line, exit, FIN, read to EOF, close), 16 in flight" \
-		"cycles/s" churn_rate churn
+	row2 "Churn: $(fmt $CHURN_N) × (connect, 1 line, exit, FIN, read to EOF, close), one at a time" \
+		"cycles/s" churn_rate churn1
+	row2 "" "cycle (connect to the server's FIN) p50 / p99 µs" churn_lat churn1
+	row2 "" "failed cycles (worst); server fds and threads before → after" \
+		churn_base churn1
+	row2 "Churn as above, 16 in flight" "cycles/s" churn_rate churn
+	row2 "" "cycle (connect to the server's FIN) p50 / p99 µs" churn_lat churn
 	row2 "" "failed cycles (worst); server fds and threads before → after" \
 		churn_base churn
 }

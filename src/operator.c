@@ -61,6 +61,7 @@ list_connections(struct tc_room *room)
 {
 	char name[17], in[32], out[32];
 	struct tc_conn_info *all;
+	unsigned parked;
 	size_t n, i;
 
 	all = tc_conntab_snapshot_fd(room->tab, &n, tc_trace_tcp_state);
@@ -69,11 +70,13 @@ list_connections(struct tc_room *room)
 		                  strerror(errno));
 		return;
 	}
-	tc_console_printf(stdout, "%zu connection%s (IN, OUT: bytes/messages)",
-	                  n, n == 1 ? "" : "s");
+	parked = tc_pool_parked(room->pool);
+	/* Parked threads serve no one: they wait for the next connections. */
+	tc_console_printf(stdout, "%zu connection%s; %u thread%s parked", n,
+	                  n == 1 ? "" : "s", parked, parked == 1 ? "" : "s");
 	tc_console_printf(stdout, "%4s %-21s %-16s %-11s %-11s %11s %11s %6s",
-	                  "ID", "PEER", "NAME", "PHASE", "TCP", "IN", "OUT",
-	                  "QUEUED");
+	                  "ID", "PEER", "NAME", "PHASE", "TCP", "IN b/msg",
+	                  "OUT b/msg", "QUEUED");
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "%s", all[i].name);
 		if (strlen(all[i].name) >= sizeof(name))

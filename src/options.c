@@ -42,6 +42,7 @@ enum {
 	OPT_TIMESTAMPS,
 	OPT_NO_COLOR,
 	OPT_NO_BELL,
+	OPT_THREAD_CACHE,
 };
 
 /* Who may join, how many and how fast: the server's access options. */
@@ -84,7 +85,8 @@ enum {
 const char tc_server_usage[] =
     "usage: tcpchatd [-l ADDR] [-p PORT] [--name NAME] [--max-clients N]\n"
     "                [--max-queue BYTES] [--max-line BYTES]\n"
-    "                [--linger SECONDS] [--trace] [-q] [-v] [-h] [-V]\n"
+    "                [--linger SECONDS] [--thread-cache N] [--trace] [-q]\n"
+    "                [-v] [-h] [-V]\n"
     "  -l, --listen ADDR        listen on ADDR only (default: all)\n"
     "  -p, --port PORT          listen on PORT (default " TC_DEFAULT_PORT
     ", 0: any free)\n"
@@ -93,6 +95,8 @@ const char tc_server_usage[] =
     "      --max-queue BYTES    cut a client with more queued (1M)\n"
     "      --max-line BYTES     split longer messages (4096)\n"
     "      --linger SECONDS     send to a half-closed client so long (0)\n"
+    "      --thread-cache N     keep up to N idle threads for new clients "
+    "(64)\n"
     "      --trace              show each step of the TCP close\n"
     "  -q, --quiet              keep chat traffic off the console\n"
     "  -v, --verbose            a line for every connection event\n"
@@ -145,6 +149,7 @@ static const struct option server_longopts[] = {
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
     {"linger", required_argument, NULL, OPT_LINGER},
+    {"thread-cache", required_argument, NULL, OPT_THREAD_CACHE},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -328,6 +333,7 @@ server_defaults(struct tc_server_opts *o)
 	o->linger_s = 0;
 	o->rate = 20;
 	o->burst = 200;
+	o->thread_cache = TC_DEFAULT_THREAD_CACHE;
 }
 
 /* Parses one numeric server option's value. */
@@ -374,6 +380,15 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 			                   "86400)",
 			                   name, optarg);
 		o->linger_s = (unsigned)v;
+		break;
+	case OPT_THREAD_CACHE:
+		/* 0 turns the cache off: a thread per connection end to end. */
+		if (parse_count(optarg, 0, 1000000, &v) < 0)
+			return usage_error(err, errlen,
+			                   "%s: invalid number '%s' (0 to "
+			                   "1000000)",
+			                   name, optarg);
+		o->thread_cache = (unsigned)v;
 		break;
 	}
 	return TC_OPTS_RUN;

@@ -315,32 +315,43 @@ trace_late_input(struct tc_session *s, const char *buf, size_t n)
 		                       count_lines(buf, n));
 }
 
-/* Reads and discards until the peer's FIN or the drain deadline, so that
- * no unread byte turns our close into a reset. Returns true on FIN. */
-static bool
-drain_to_fin(struct tc_session *s, char *buf, size_t len)
+/* How reading to the peer's FIN ended. */
+enum drain_end {
+	DRAIN_FIN,     /* the FIN came */
+	DRAIN_WAITING, /* the deadline passed first */
+	DRAIN_BROKEN,  /* an error, or the connection was aborted */
+};
+
+/* Reads and discards until the peer's FIN or deadline_ns (now or past:
+ * only what has arrived already), so that no unread byte turns our close
+ * into a reset. Reads before it polls: the FIN is often there already. */
+static enum drain_end
+drain_to_fin(struct tc_session *s, char *buf, size_t len, int64_t deadline_ns)
 {
-	int64_t deadline = tc_clock_now_ns() + s->room->drain_ns, left;
 	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	int64_t left;
 	ssize_t n;
 
 	for (;;) {
-		left = deadline - tc_clock_now_ns();
-		if (left <= 0)
-			return false;
-		if (tc_trace_poll(&s->trace, &pfd, 1,
-		                  (int)(left / 1000000) + 1) <= 0)
-			continue;
-		n = recv(s->fd, buf, len, 0);
+		n = recv(s->fd, buf, len, MSG_DONTWAIT);
 		if (n == 0)
-			return phase(s) != TC_PHASE_ABORTED;
+			return phase(s) != TC_PHASE_ABORTED ? DRAIN_FIN
+			                                    : DRAIN_BROKEN;
 		if (n > 0) {
 			tc_conn_count_in(s->m.conn, (size_t)n, 0);
 			trace_late_input(s, buf, (size_t)n);
 		} else if (errno != EINTR && errno != EAGAIN) {
 			record_error(s, errno);
-			return false;
+			return DRAIN_BROKEN;
 		}
+		/* After data too: a peer that never stops sending must not
+		 * hold the reader past the deadline. */
+		left = deadline_ns - tc_clock_now_ns();
+		if (left <= 0)
+			return DRAIN_WAITING;
+		if (n < 0)
+			(void)tc_trace_poll(&s->trace, &pfd, 1,
+			                    (int)(left / 1000000) + 1);
 	}
 }
 
@@ -393,12 +404,20 @@ end_of_input(struct tc_session *s)
 	return true;
 }
 
-/* "exit" came: half-close, then read to the peer's FIN. */
+/* "exit" came: half-close, then read to the peer's FIN. A FIN that came
+ * with the "exit" is taken first, so that the writer, woken by the
+ * half-close, finds the reader done too, instead of sleeping again until
+ * it is. */
 static bool
 end_on_exit(struct tc_session *s, char *buf, size_t len)
 {
+	enum drain_end end = drain_to_fin(s, buf, len, 0);
+
 	begin_half_close(s, "exit");
-	if (drain_to_fin(s, buf, len))
+	if (end == DRAIN_WAITING)
+		end = drain_to_fin(s, buf, len,
+		                   tc_clock_now_ns() + s->room->drain_ns);
+	if (end == DRAIN_FIN)
 		tc_trace_step(&s->trace, TC_TRACE_FIN_RECEIVED, "received FIN");
 	else
 		tc_trace(&s->trace, "no FIN from the peer in time");
@@ -714,59 +733,32 @@ writer_main(void *arg)
 
 /* ---- start ---- */
 
+/* Hands the reader and the writer to threads of the room's pool, parked
+ * ones when there are, new ones otherwise: both or neither. The reader
+ * first: what the peer sent is often there already, and the writer then
+ * finds more done when it runs. Returns 0, or the error number of the
+ * thread that could not be created. */
 static int
-start_threads(struct tc_session *s, bool *writer_runs)
+start_threads(struct tc_session *s)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc;
-
-	*writer_runs = false;
-	rc = pthread_attr_init(&attr);
-	if (rc != 0)
-		return rc;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* Small stacks on purpose: two threads per connection. */
-	pthread_attr_setstacksize(&attr, s->room->stack_size);
-	rc = pthread_create(&tid, &attr, writer_main, s);
-	if (rc == 0) {
-		*writer_runs = true;
-		rc = pthread_create(&tid, &attr, reader_main, s);
-	}
-	pthread_attr_destroy(&attr);
-	return rc;
+	return tc_pool_run_pair(s->room->pool, reader_main, s, writer_main, s);
 }
 
 /* The threads could not start: this one connection is refused, the rest
  * go on. Its join was announced already, so its leave is too. */
 static void
-abandon(struct tc_session *s, int err, bool writer_runs)
+abandon(struct tc_session *s, int err)
 {
-	struct tc_msg *busy =
-	    tc_proto_notice("error: server busy, try again later");
 	struct tc_room *room = s->room;
 	char why[128], detail[160];
 
 	record_error(s, err);
 	describe_end(s, why, sizeof(why));
 	tc_room_left(room, &s->m, why, false);
-	if (writer_runs) {
-		/* The writer sends the notice, closes, and frees. */
-		tc_conn_move(s->m.conn, TC_PHASE_CLOSING, NULL);
-		if (busy != NULL)
-			tc_outq_push_past_limit(s->m.q, busy);
-		tc_outq_close(s->m.q);
-		tc_msg_unref(busy);
-		atomic_store(&s->reader_done, true);
-		tc_outq_notify(s->m.q, EV_READER_DONE);
-		session_unref(s); /* the reader's reference */
-		return;
-	}
 	tc_conntab_remove(room->tab, s->m.conn);
 	snprintf(detail, sizeof(detail), "pthread_create: %s", strerror(err));
 	tc_refuser_refuse(room->refuser, s->fd, (struct sockaddr *)&s->addr,
 	                  TC_REFUSE_BUSY, detail);
-	tc_msg_unref(busy);
 	session_free(s);
 	tc_room_exit(room);
 }
@@ -791,7 +783,6 @@ tc_session_start(struct tc_room *room, int fd, const struct sockaddr *peer,
 {
 	char name[TC_ADDR_STR_MAX];
 	struct tc_session *s;
-	bool writer_runs;
 	int rc;
 
 	tc_net_addr_str(peer, name);
@@ -817,15 +808,10 @@ tc_session_start(struct tc_room *room, int fd, const struct sockaddr *peer,
 		tc_console_printf(stdout, "* connection %u from %s", s->id,
 		                  name);
 	tc_room_enter(room);
-	rc = start_threads(s, &writer_runs);
+	rc = start_threads(s);
 	if (rc == 0)
 		return 0;
-	if (writer_runs)
-		tc_console_printf(stderr,
-		                  "tcpchatd: refused %s: server busy "
-		                  "(pthread_create: %s)",
-		                  name, strerror(rc));
-	abandon(s, rc, writer_runs);
+	abandon(s, rc);
 	errno = rc;
 	return -1;
 }

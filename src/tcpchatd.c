@@ -42,6 +42,9 @@
 #define SHUTDOWN_TICK_NS (200 * 1000000LL) /* how often it looks */
 /* Ctrl-C on an empty console line asks; another this soon shuts down. */
 #define CTRL_C_AGAIN_NS (3 * 1000000000LL)
+/* A parked session thread idle this long leaves: a burst of connections
+ * does not keep its threads for the server's life. */
+#define THREAD_IDLE_NS (30 * 1000000000LL)
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SESSION_STACK (512 * 1024) /* sanitizers need far bigger frames */
@@ -271,10 +274,15 @@ setup_server(const struct tc_server_opts *o)
 	room.drain_ns = DRAIN_NS;
 	room.quiet = o->quiet;
 	room.verbose = o->verbose;
-	room.stack_size = SESSION_STACK;
 	room.tab = tc_conntab_new(o->max_clients);
 	if (room.tab == NULL || tc_room_init(&room) == -1) {
 		fprintf(stderr, "tcpchatd: state table: %s\n", strerror(errno));
+		exit(1);
+	}
+	room.pool = tc_pool_new(o->thread_cache, SESSION_STACK, THREAD_IDLE_NS);
+	if (room.pool == NULL) {
+		fprintf(stderr, "tcpchatd: thread cache: %s\n",
+		        strerror(errno));
 		exit(1);
 	}
 	tc_conntab_reserve_name(room.tab, o->name);
@@ -635,8 +643,10 @@ finish(pthread_t console_tid)
 		_exit(report_lost(lost, stuck));
 	}
 	tc_console_fini();
-	if (stuck > 0) /* their threads still hold the table: exit() frees */
+	if (stuck > 0) /* their threads hold the table and the pool: exit() */
 		return report_lost(lost, stuck);
+	/* Every session has ended: its threads park or are leaving. */
+	tc_pool_free(room.pool);
 	tc_conntab_free(room.tab);
 	tc_room_fini(&room);
 	free_access();

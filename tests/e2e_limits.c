@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -124,6 +125,31 @@ join(int port)
 	return fd;
 }
 
+/* Asks /list until its summary line says want ("1 connection; 2 threads
+ * parked") or H_TIMEOUT_MS pass: a connection's threads park only after
+ * its close (which may free megabytes of its queue first), and the
+ * server says nothing when they do. 0, or -1 on timeout. */
+static int
+wait_list_summary(struct h_proc *srv, const char *want)
+{
+	static const char *const summary[] = {" connection", " parked", NULL};
+	struct timespec pause = {0, 2 * 1000000L};
+	size_t from = srv->out_len, at;
+
+	for (int tries = 0; tries < H_TIMEOUT_MS / 2; tries++) {
+		at = from;
+		if (h_write(srv, "/list\n") == -1 ||
+		    h_wait_output_line(srv, 1, summary, &from, H_TIMEOUT_MS) ==
+		        -1)
+			return -1;
+		if (memmem(srv->out + at, from - at, want, strlen(want)) !=
+		    NULL)
+			return 0;
+		nanosleep(&pause, NULL); /* nothing to wait on: polled */
+	}
+	return -1;
+}
+
 START_TEST(test_out_of_descriptors_backs_off_and_recovers)
 {
 	enum { EXTRA = 6 };
@@ -192,6 +218,9 @@ START_TEST(test_thread_failure_refuses_only_that_connection)
 	/* The welcome comes from the writer: wait for both readers too. */
 	ck_assert_int_eq(
 	    h_wait_counts(srv.pid, fds + 2, threads + 4, H_TIMEOUT_MS), 0);
+	/* None parked: the next connection needs new threads. */
+	ck_assert_int_eq(wait_list_summary(&srv, "2 connections; 0 threads"),
+	                 0);
 	/* No new thread can be created in the server from now on. */
 	ck_assert_int_eq(pids_cgroup_freeze_count(dir, true), 0);
 	refused = h_connect("127.0.0.1", srv.port);
@@ -243,8 +272,10 @@ START_TEST(test_kicked_peer_that_never_reads_is_closed_after_the_grace)
 		ck_assert_int_eq(h_send(talker, line), 0);
 	/* Its writer is blocked in send(); /kick must still end it. */
 	ck_assert_int_eq(h_write(&srv, "/kick 1\n"), 0);
+	/* Its two threads parked: the talker's and those two are left. */
 	ck_assert_int_eq(
-	    h_wait_counts(srv.pid, fds + 1, threads + 2, H_TIMEOUT_MS * 2), 0);
+	    h_wait_counts(srv.pid, fds + 1, threads + 4, H_TIMEOUT_MS * 2), 0);
+	ck_assert_int_eq(wait_list_summary(&srv, "1 connection; 2 threads"), 0);
 	h_close(stuck);
 	h_close(talker);
 	h_kill(&srv, SIGTERM);

@@ -7,11 +7,13 @@
  * in e2e_server_interop.c. */
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -976,6 +978,41 @@ START_TEST(test_exit_with_crlf_counts_as_exit)
 }
 END_TEST
 
+/* A peer that says "exit" and then never stops sending, without a FIN:
+ * the server reads and drops it for its 5 s, then closes all the same. */
+START_TEST(test_exit_then_endless_data_is_closed_after_the_drain)
+{
+	static char junk[4096];
+	struct room r;
+	struct pollfd pfd;
+	ssize_t n = 1;
+	char buf[BUF];
+	struct timespec now;
+	time_t deadline;
+
+	room_of_two(&r, NULL);
+	say(&r, 0, "exit\n"); /* and no FIN */
+	EXPECT_NEXT(r.c[1].fd, S("* %s left", r.c[0].name));
+	memset(junk, 'x', sizeof(junk));
+	pfd = (struct pollfd){.fd = r.c[0].fd, .events = POLLIN | POLLOUT};
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = now.tv_sec + 4 * T / 1000; /* the drain is 5 s */
+	while (n != 0 && now.tv_sec < deadline) {
+		ck_assert_int_ge(poll(&pfd, 1, 100), 0);
+		if (pfd.revents & POLLOUT)
+			(void)send(r.c[0].fd, junk, sizeof(junk),
+			           MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = recv(r.c[0].fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN)
+			n = 0; /* a reset ends it too */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	}
+	ck_assert_msg(n == 0, "the server never closed a peer that kept "
+	                      "sending after exit");
+	room_end(&r);
+}
+END_TEST
+
 START_TEST(test_linger_sends_console_and_peer_lines_after_exit)
 {
 	static const char *const args[] = {"--linger", "3", NULL};
@@ -1561,10 +1598,52 @@ churn_once(int port, int i)
 	}
 }
 
+/* The N of "; N threads parked" in the summary line of /list: session
+ * threads the server keeps for its next connections. -1 on timeout. */
+static int
+parked_threads(struct room *r)
+{
+	static const char *const summary[] = {" connection", " parked", NULL};
+	size_t from = r->srv.out_len, at = from;
+	const char *line;
+	unsigned n;
+
+	console(r, "/list\n");
+	if (h_wait_output_line(&r->srv, 1, summary, &from, T) == -1)
+		return -1;
+	/* from is past the summary's LF: find where that line begins. */
+	for (line = r->srv.out + from - 1;
+	     line > r->srv.out + at && line[-1] != '\n'; line--)
+		;
+	line = strstr(line, "; ");
+	if (line == NULL || sscanf(line, "; %u thread", &n) != 1)
+		return -1;
+	return (int)n;
+}
+
+/* Waits until pid is back to fds descriptors and to threads threads, of
+ * which parked_before were parked: a thread that parked since is part of
+ * the baseline now, one still busy is not. 0, or -1 on timeout. */
+static int
+wait_baseline(struct room *r, int fds, int threads, int parked_before)
+{
+	int parked, tries;
+
+	for (tries = 0; tries < T / 50; tries++) {
+		parked = parked_threads(r);
+		if (parked < 0)
+			return -1;
+		if (h_wait_counts(r->srv.pid, fds,
+		                  threads - parked_before + parked, 50) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 START_TEST(test_connect_close_cycles_leave_no_fds_or_threads)
 {
 	struct room r;
-	int fds, threads;
+	int fds, threads, parked;
 	pid_t pid;
 
 	room_start(&r, NULL);
@@ -1578,13 +1657,17 @@ START_TEST(test_connect_close_cycles_leave_no_fds_or_threads)
 	EXPECT_NEXT(r.c[0].fd, "* you are now watcher");
 	fds = h_count_fds(pid);
 	threads = h_count_threads(pid);
+	parked = parked_threads(&r);
 	ck_assert_int_gt(fds, 0);
+	ck_assert_int_ge(parked, 0);
 	r.c[0].deaf = true; /* it gets every join and leave from now on */
 	for (int i = 0; i < 300; i++)
 		churn_once(r.srv.port, i);
-	if (h_wait_counts(pid, fds, threads, T) < 0)
-		ck_abort_msg("fds %d -> %d, threads %d -> %d", fds,
-		             h_count_fds(pid), threads, h_count_threads(pid));
+	if (wait_baseline(&r, fds, threads, parked) < 0)
+		ck_abort_msg("fds %d -> %d, threads %d (%d parked) -> %d (%d "
+		             "parked)",
+		             fds, h_count_fds(pid), threads, parked,
+		             h_count_threads(pid), parked_threads(&r));
 	room_join(&r, "127.0.0.1");
 	room_join(&r, "127.0.0.1");
 	say(&r, 1, "alive\n");
@@ -1744,6 +1827,8 @@ server_suite(void)
 	               test_exit_then_fin_gets_clean_eof_without_console_input);
 	tcase_add_test(tc, test_exit_tells_others_left_and_is_not_relayed);
 	tcase_add_test(tc, test_exit_with_crlf_counts_as_exit);
+	tcase_add_test(tc,
+	               test_exit_then_endless_data_is_closed_after_the_drain);
 	tcase_add_test(tc, test_linger_sends_console_and_peer_lines_after_exit);
 	tcase_add_test(tc, test_without_linger_lines_after_exit_are_not_sent);
 	tcase_add_test(tc, test_lines_queued_before_exit_all_arrive_before_eof);

@@ -810,6 +810,30 @@ START_TEST(test_usage_names_every_access_option)
 }
 END_TEST
 
+/* --thread-cache: finished threads kept for reuse; 0 keeps none. */
+START_TEST(test_server_thread_cache)
+{
+	struct tc_server_opts o;
+
+	ck_assert_int_eq(server(&o, NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.thread_cache, TC_DEFAULT_THREAD_CACHE);
+	ck_assert_int_eq(server(&o, "--thread-cache", "0", NULL), TC_OPTS_RUN);
+	ck_assert_uint_eq(o.thread_cache, 0);
+	ck_assert_int_eq(server(&o, "--thread-cache=1000000", NULL),
+	                 TC_OPTS_RUN);
+	ck_assert_uint_eq(o.thread_cache, 1000000);
+	ck_usage(server(&o, "--thread-cache", "1000001", NULL),
+	         "--thread-cache: invalid number '1000001' (0 to 1000000)");
+	ck_usage(server(&o, "--thread-cache", "-1", NULL),
+	         "--thread-cache: invalid number '-1' (0 to 1000000)");
+	ck_usage(server(&o, "--thread-cache", "8K", NULL),
+	         "--thread-cache: invalid number '8K' (0 to 1000000)");
+	ck_usage(server(&o, "--thread-cache", NULL),
+	         "option '--thread-cache' needs a value");
+	ck_assert_ptr_nonnull(strstr(tc_server_usage, "--thread-cache N"));
+}
+END_TEST
+
 static Suite *
 options_suite(void)
 {
@@ -842,6 +866,7 @@ options_suite(void)
 	               test_server_size_suffixes_in_either_case_and_no_other);
 	tcase_add_test(tc, test_server_positional_argument_is_a_usage_error);
 	tcase_add_test(tc, test_server_parse_can_run_again_after_an_error);
+	tcase_add_test(tc, test_server_thread_cache);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("client");

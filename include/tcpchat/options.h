@@ -15,6 +15,8 @@
 #define TC_DEFAULT_PORT "9999"
 #define TC_CONNECT_WAIT_DEFAULT_S 10 /* -w */
 #define TC_CONNECT_WAIT_MAX_S 86400
+/* --thread-cache: finished session threads kept for new connections. */
+#define TC_DEFAULT_THREAD_CACHE 64
 
 enum tc_opts_result {
 	TC_OPTS_RUN,     /* go ahead */
@@ -41,6 +43,7 @@ struct tc_server_opts {
 	size_t max_queue;
 	size_t max_line;
 	unsigned linger_s;
+	unsigned thread_cache; /* --thread-cache; 0: none */
 	bool trace, quiet, verbose;
 	/* Who may join, how many and how fast. access is allocated: free it
 	 * with tc_server_opts_fini(). */

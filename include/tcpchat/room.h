@@ -14,6 +14,7 @@
 
 #include "tcpchat/conntab.h"
 #include "tcpchat/proto.h"
+#include "tcpchat/threadpool.h"
 
 struct tc_cidr_set;
 struct tc_peercount;
@@ -31,7 +32,8 @@ struct tc_room {
 	int64_t drain_ns;  /* how long to wait for a peer's FIN (5 s) */
 	bool quiet;        /* -q: no chat traffic on the console */
 	bool verbose;      /* -v: a line per connection event */
-	size_t stack_size; /* per-thread stack */
+	/* The sessions' threads, parked ones reused (threadpool.h). */
+	struct tc_pool *pool;
 	/* Who may join and how fast; each object is safe from any thread. */
 	struct tc_cidr_set *rules;  /* --allow, --deny, the files, /ban */
 	struct tc_peercount *peers; /* --max-per-ip */
