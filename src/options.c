@@ -336,6 +336,20 @@ server_defaults(struct tc_server_opts *o)
 	o->thread_cache = TC_DEFAULT_THREAD_CACHE;
 }
 
+/* optarg as a whole number from lo to hi into *v; else the usage error
+ * "NAME: invalid WHAT 'VALUE' (LO to HI)". */
+static enum tc_opts_result
+count_value(const char *name, const char *what, uint64_t lo, uint64_t hi,
+            uint64_t *v, char *err, size_t errlen)
+{
+	if (parse_count(optarg, lo, hi, v) < 0)
+		return usage_error(err, errlen,
+		                   "%s: invalid %s '%s' (%llu to %llu)", name,
+		                   what, optarg, (unsigned long long)lo,
+		                   (unsigned long long)hi);
+	return TC_OPTS_RUN;
+}
+
 /* Parses one numeric server option's value. */
 static enum tc_opts_result
 server_number(int c, char **argv, struct tc_server_opts *o, char *err,
@@ -343,18 +357,16 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 {
 	/* 64G, or what size_t holds on a 32-bit machine. */
 	uint64_t max_queue = SIZE_MAX < 64 * GIB ? SIZE_MAX : 64 * GIB;
+	enum tc_opts_result r = TC_OPTS_RUN;
 	char name[64];
-	uint64_t v;
+	uint64_t v = 0;
 
 	typed_name(argv, c, name, sizeof(name));
 	switch (c) {
 	case OPT_MAX_CLIENTS:
-		if (parse_count(optarg, 1, 1000000, &v) < 0)
-			return usage_error(err, errlen,
-			                   "%s: invalid number '%s' (1 to "
-			                   "1000000)",
-			                   name, optarg);
-		o->max_clients = (unsigned)v;
+		if ((r = count_value(name, "number", 1, 1000000, &v, err,
+		                     errlen)) == TC_OPTS_RUN)
+			o->max_clients = (unsigned)v;
 		break;
 	case OPT_MAX_QUEUE:
 		if (tc_options_parse_size(optarg, max_queue, false, &v) < 0)
@@ -374,24 +386,18 @@ server_number(int c, char **argv, struct tc_server_opts *o, char *err,
 		o->max_line = (size_t)v;
 		break;
 	case OPT_LINGER:
-		if (parse_count(optarg, 0, 86400, &v) < 0)
-			return usage_error(err, errlen,
-			                   "%s: invalid seconds '%s' (0 to "
-			                   "86400)",
-			                   name, optarg);
-		o->linger_s = (unsigned)v;
+		if ((r = count_value(name, "seconds", 0, 86400, &v, err,
+		                     errlen)) == TC_OPTS_RUN)
+			o->linger_s = (unsigned)v;
 		break;
 	case OPT_THREAD_CACHE:
 		/* 0 turns the cache off: a thread per connection end to end. */
-		if (parse_count(optarg, 0, 1000000, &v) < 0)
-			return usage_error(err, errlen,
-			                   "%s: invalid number '%s' (0 to "
-			                   "1000000)",
-			                   name, optarg);
-		o->thread_cache = (unsigned)v;
+		if ((r = count_value(name, "number", 0, 1000000, &v, err,
+		                     errlen)) == TC_OPTS_RUN)
+			o->thread_cache = (unsigned)v;
 		break;
 	}
-	return TC_OPTS_RUN;
+	return r;
 }
 
 /* ---- who may join, how many and how fast ---- */

@@ -27,83 +27,13 @@
 #define T H_TIMEOUT_MS
 #define PIPES false
 
-static int
-write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n, len = (ssize_t)strlen(text);
-
-	if (fd == -1)
-		return -1;
-	n = write(fd, text, (size_t)len);
-	close(fd);
-	return n == len ? 0 : -1;
-}
-
-/* Maps our uid and gid to root in the new user namespace, so that the
- * namespace's own /proc/sys/net files are ours to write. */
-static int
-map_ids(uid_t uid, gid_t gid)
-{
-	char map[64];
-
-	if (write_file("/proc/self/setgroups", "deny") == -1 && errno != ENOENT)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
-	if (write_file("/proc/self/uid_map", map) == -1)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
-	return write_file("/proc/self/gid_map", map);
-}
-
-/* A new network namespace starts with lo down. */
-static int
-bring_lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
-
-	if (fd == -1)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return rc;
-}
-
-/* Moves this process (single-threaded: a test's fork) into a network
- * namespace of its own with only lo, up. A user namespace comes with it
- * where that is needed to be allowed; root may make the network one
- * alone. 0, or -1 with errno and the step that failed in *step. */
-static int
-enter_offline(const char **step)
-{
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-
-	*step = "unshare";
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
-		*step = "uid_map";
-		if (map_ids(uid, gid) == -1)
-			return -1;
-	} else if (unshare(CLONE_NEWNET) == -1) {
-		return -1;
-	}
-	*step = "bring lo up";
-	return bring_lo_up();
-}
-
 static void
 ck_enter_offline(void)
 {
 	const char *step;
 
-	ck_assert_msg(enter_offline(&step) == 0, "offline namespace: %s: %s",
-	              step, strerror(errno));
+	ck_assert_msg(h_enter_loopback_only(&step) == 0,
+	              "offline namespace: %s: %s", step, strerror(errno));
 }
 
 /* The namespace holds lo and nothing else: what the test claims. */
@@ -192,9 +122,9 @@ disable_ipv6(void)
 	if (access("/proc/sys/net/ipv6", F_OK) != 0)
 		return;
 	ck_assert_int_eq(
-	    write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1"), 0);
+	    h_write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1"), 0);
 	ck_assert_int_eq(
-	    write_file("/proc/sys/net/ipv6/conf/lo/disable_ipv6", "1"), 0);
+	    h_write_file("/proc/sys/net/ipv6/conf/lo/disable_ipv6", "1"), 0);
 	ck_assert(!h_have_ipv6());
 }
 
@@ -290,7 +220,7 @@ offline_permitted(void)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		if (enter_offline(&step) == 0)
+		if (h_enter_loopback_only(&step) == 0)
 			_exit(0);
 		fprintf(stderr,
 		        "e2e_offline: skipped: no network namespace with only "

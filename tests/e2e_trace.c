@@ -330,52 +330,6 @@ END_TEST
 /* ---- LAST_ACK on a slowed loopback ---- */
 
 static int
-write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n, len = (ssize_t)strlen(text);
-
-	if (fd == -1)
-		return -1;
-	n = write(fd, text, (size_t)len);
-	close(fd);
-	return n == len ? 0 : -1;
-}
-
-/* Root in a new user namespace, so that the network one is ours. */
-static int
-map_ids(uid_t uid, gid_t gid)
-{
-	char map[64];
-
-	if (write_file("/proc/self/setgroups", "deny") == -1 && errno != ENOENT)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
-	if (write_file("/proc/self/uid_map", map) == -1)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
-	return write_file("/proc/self/gid_map", map);
-}
-
-static int
-bring_lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
-
-	if (fd == -1)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return rc;
-}
-
-static int
 set_lo_mtu(int mtu)
 {
 	struct ifreq ifr;
@@ -412,19 +366,7 @@ run_tc(const char *args)
 static int
 enter_slow_loopback(const char **step)
 {
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-
-	*step = "unshare";
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
-		*step = "uid_map";
-		if (map_ids(uid, gid) == -1)
-			return -1;
-	} else if (unshare(CLONE_NEWNET) == -1) {
-		return -1;
-	}
-	*step = "bring lo up";
-	if (bring_lo_up() == -1)
+	if (h_enter_loopback_only(step) == -1)
 		return -1;
 	if (run_tc("qdisc add dev lo root netem delay 25ms"))
 		return 0;

@@ -138,6 +138,15 @@ const char *h_result_str(ssize_t r);
  * every few ms; /proc cannot be polled). 0, or -1 on timeout. */
 int h_wait_counts(pid_t pid, int fds, int threads, int timeout_ms);
 
+/* Moves this process (single-threaded: a test's fork) into a network
+ * namespace of its own with only lo, up. A user namespace comes with it
+ * where that is needed to be allowed; root may make the network one
+ * alone. 0, or -1 with errno and the step that failed in *step. */
+int h_enter_loopback_only(const char **step);
+
+/* Writes text to an existing file (a /proc or /sys knob). 0 or -1. */
+int h_write_file(const char *path, const char *text);
+
 /* True when ::1 can be bound (IPv6 loopback present). */
 bool h_have_ipv6(void);
 
