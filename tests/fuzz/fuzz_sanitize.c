@@ -11,38 +11,8 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "safe_char.h"
 #include "tcpchat/sanitize.h"
-
-/* Length of the printable, well-formed UTF-8 character at s[0..n), or 0:
- * the model the escaping must follow. */
-static size_t
-model_char_len(const uint8_t *s, size_t n)
-{
-	uint32_t cp, min;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return s[0] == '\t' || (s[0] >= 0x20 && s[0] != 0x7f);
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, cp = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, cp = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, cp = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-	    (cp >= 0x80 && cp <= 0x9f))
-		return 0;
-	return len;
-}
 
 /* The model's output for src; returns its length. */
 static size_t
@@ -51,7 +21,7 @@ model_escape(char *dst, const uint8_t *src, size_t len)
 	size_t i = 0, o = 0, k;
 
 	while (i < len) {
-		k = model_char_len(src + i, len - i);
+		k = safe_char_len(src + i, len - i);
 		if (k > 0) {
 			memcpy(dst + o, src + i, k);
 			o += k;
@@ -73,7 +43,7 @@ check_terminal_safe(const char *out, size_t n)
 	size_t i = 0, k;
 
 	while (i < n) {
-		k = model_char_len(s + i, n - i);
+		k = safe_char_len(s + i, n - i);
 		FUZZ_CHECK(k > 0);
 		i += k;
 	}
@@ -99,7 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	           (n == size && memcmp(out, src, size) == 0));
 	if (size > 0)
 		FUZZ_CHECK(tc_sanitize_utf8_safe_len(data, size) ==
-		           model_char_len(data, size));
+		           safe_char_len(data, size));
 	free(want);
 	free(out);
 	return 0;
