@@ -49,8 +49,7 @@ struct tc_refuser {
 
 static const char *const notices[] = {
     [TC_REFUSE_NOT_ALLOWED] = "* error: not allowed\n",
-    [TC_REFUSE_TOO_MANY] = "* error: too many connections from your "
-                           "address\n",
+    [TC_REFUSE_TOO_MANY] = "* error: too many connections from your address\n",
     [TC_REFUSE_FULL] = "* error: server full\n",
     [TC_REFUSE_BUSY] = "* error: server busy, try again later\n",
     [TC_REFUSE_NO_MEMORY] = "* error: server out of memory\n",
